@@ -1,0 +1,193 @@
+"""Fused element-wise kernels for dense layers and optimizer updates (numba, CPU).
+
+The matrix products of dense layers go to BLAS (``@``); what is left is element-wise work that
+NumPy would do in several passes over memory: bias + activation, the activation derivative in
+backprop, and the optimizer updates. Each kernel here does it in one pass, in place.
+
+Every kernel has a parallel driver (``prange`` over rows or blocks) and a serial twin for small
+inputs; both call the same per-row (or per-block) body, so they give identical results, and the
+result of every element never depends on the number of threads.
+"""
+import numpy as np
+from numba import njit, prange
+
+LINEAR, RELU, TANH, SIGMOID = 0, 1, 2, 3
+ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "tanh": TANH, "sigmoid": SIGMOID}
+
+# Below this many elements the serial twin runs. These kernels run between BLAS calls, whose
+# threads keep spinning for a while after a product; measured on a 2-core EPYC inside the
+# training step of 784-1000-800-400-10 (batch 250), parallel element-wise loops then fought
+# those threads: a product followed by a parallel bias+ReLU took 8.0 ms against 1.6 ms with the
+# serial loop, and the whole step ran at 68 ms/step against 14 ms/step serial. Only arrays far
+# larger than that model's (over 4M elements) go parallel.
+PARALLEL_MIN_SIZE = 4_194_304
+# Optimizer updates run over flat parameter vectors in blocks of this many elements.
+BLOCK = 8192
+
+
+# ---------------------------------------------------------------- bias + activation (forward)
+
+@njit(cache=True, fastmath=True, inline="always")
+def _bias_act_row(z, b, kind):
+    if kind == RELU:
+        for j in range(z.shape[0]):
+            v = z[j] + b[j]
+            z[j] = v if v > 0 else 0.0
+    elif kind == TANH:
+        for j in range(z.shape[0]):
+            z[j] = np.tanh(z[j] + b[j])
+    elif kind == SIGMOID:
+        for j in range(z.shape[0]):
+            z[j] = 1.0 / (1.0 + np.exp(-(z[j] + b[j])))
+    else:
+        for j in range(z.shape[0]):
+            z[j] = z[j] + b[j]
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _bias_act_parallel(z, b, kind):
+    for i in prange(z.shape[0]):
+        _bias_act_row(z[i], b, kind)
+
+
+@njit(cache=True, fastmath=True)
+def _bias_act_serial(z, b, kind):
+    for i in range(z.shape[0]):
+        _bias_act_row(z[i], b, kind)
+
+
+def bias_act_(z, b, kind):
+    """In place: ``z <- act(z + b)``.
+
+    z : float32 (n, m), C-contiguous (the product ``a @ W``); b : float32 (m,);
+    kind : one of LINEAR, RELU, TANH, SIGMOID.
+    """
+    if z.size >= PARALLEL_MIN_SIZE:
+        _bias_act_parallel(z, b, kind)
+    else:
+        _bias_act_serial(z, b, kind)
+    return z
+
+
+# ---------------------------------------------------------- activation derivative (backward)
+
+@njit(cache=True, fastmath=True, inline="always")
+def _act_grad_row(e, a, kind):
+    # The derivative is written in terms of the activation a = act(z), which is what the
+    # forward pass keeps: relu' = [a > 0], tanh' = 1 - a^2, sigmoid' = a (1 - a).
+    if kind == RELU:
+        for j in range(e.shape[0]):
+            e[j] = e[j] if a[j] > 0 else 0.0
+    elif kind == TANH:
+        for j in range(e.shape[0]):
+            e[j] *= 1.0 - a[j] * a[j]
+    elif kind == SIGMOID:
+        for j in range(e.shape[0]):
+            e[j] *= a[j] * (1.0 - a[j])
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _act_grad_parallel(e, a, kind):
+    for i in prange(e.shape[0]):
+        _act_grad_row(e[i], a[i], kind)
+
+
+@njit(cache=True, fastmath=True)
+def _act_grad_serial(e, a, kind):
+    for i in range(e.shape[0]):
+        _act_grad_row(e[i], a[i], kind)
+
+
+def act_grad_(e, a, kind):
+    """In place: ``e <- e * act'(z)``, with act' computed from the activation ``a = act(z)``.
+
+    e, a : float32 (n, m), C-contiguous.
+    """
+    if kind == LINEAR:
+        return e
+    if e.size >= PARALLEL_MIN_SIZE:
+        _act_grad_parallel(e, a, kind)
+    else:
+        _act_grad_serial(e, a, kind)
+    return e
+
+
+# ------------------------------------------------------------------------ optimizer updates
+
+@njit(cache=True, fastmath=True, inline="always")
+def _adam_block(w, g, m, v, mask, start, stop, lr_t, beta1, beta2, eps, decay, clip):
+    masked = mask.shape[0] > 0
+    for i in range(start, stop):
+        gi = g[i]
+        if clip > 0:
+            gi = min(max(gi, -clip), clip)
+        if masked and not mask[i]:
+            gi = 0.0
+        m[i] = beta1 * m[i] + (1.0 - beta1) * gi
+        v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        wi = w[i] - lr_t * m[i] / (np.sqrt(v[i]) + eps) - decay * w[i]
+        w[i] = 0.0 if masked and not mask[i] else wi
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _adam_parallel(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
+    n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
+    for k in prange(n_blocks):
+        _adam_block(w, g, m, v, mask, k * BLOCK, min((k + 1) * BLOCK, w.shape[0]),
+                    lr_t, beta1, beta2, eps, decay, clip)
+
+
+@njit(cache=True, fastmath=True)
+def _adam_serial(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
+    _adam_block(w, g, m, v, mask, 0, w.shape[0], lr_t, beta1, beta2, eps, decay, clip)
+
+
+def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
+    """One Adam step in place on flat float32 vectors (all of shape (p,)).
+
+    ``g`` is clipped to [-clip, clip] (no clipping when clip <= 0), the moments ``m`` and ``v``
+    are updated, then ``w <- w - lr_t * m / (sqrt(v) + eps) - decay * w``. ``mask`` is a bool
+    vector (p,) or an empty one for none; masked-out entries get zero gradient and stay zero.
+    """
+    f = np.float32
+    args = (w, g, m, v, mask, f(lr_t), f(beta1), f(beta2), f(eps), f(decay), f(clip))
+    if w.shape[0] >= PARALLEL_MIN_SIZE:
+        _adam_parallel(*args)
+    else:
+        _adam_serial(*args)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _sgd_block(w, g, vel, mask, start, stop, lr, momentum, decay):
+    masked = mask.shape[0] > 0
+    for i in range(start, stop):
+        gi = 0.0 if masked and not mask[i] else g[i]
+        vel[i] = momentum * vel[i] - lr * gi
+        wi = w[i] + vel[i] - decay * w[i]
+        w[i] = 0.0 if masked and not mask[i] else wi
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _sgd_parallel(w, g, vel, mask, lr, momentum, decay):
+    n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
+    for k in prange(n_blocks):
+        _sgd_block(w, g, vel, mask, k * BLOCK, min((k + 1) * BLOCK, w.shape[0]), lr, momentum, decay)
+
+
+@njit(cache=True, fastmath=True)
+def _sgd_serial(w, g, vel, mask, lr, momentum, decay):
+    _sgd_block(w, g, vel, mask, 0, w.shape[0], lr, momentum, decay)
+
+
+def sgd_update_(w, g, vel, mask, lr, momentum, decay):
+    """One SGD step in place on flat float32 vectors (p,).
+
+    ``vel <- momentum * vel - lr * g``; ``w <- w + vel - decay * w``. ``mask`` as in
+    :func:`adam_update_`.
+    """
+    f = np.float32
+    args = (w, g, vel, mask, f(lr), f(momentum), f(decay))
+    if w.shape[0] >= PARALLEL_MIN_SIZE:
+        _sgd_parallel(*args)
+    else:
+        _sgd_serial(*args)

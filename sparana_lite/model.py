@@ -1,0 +1,456 @@
+"""The multilayer perceptron: dense or CSR layers, an LQ or SCE head, backprop, save/load.
+
+Notation (one layer, batch of n samples, rows are samples):
+
+    z = a_prev @ W + b        W: (n_in, n_out), b: (n_out,)
+    a = act(z)                ReLU in hidden layers; the identity in the last layer
+
+Heads:
+    "lq"  (linear quadratic): output = z_L,           loss = 1/2 sum (output - onehot)^2
+    "sce" (softmax cross-entropy): output = softmax(z_L), loss = -sum log softmax(z_L)[label]
+
+Both losses are sums over the batch, as in the original Sparana, and for both heads the error
+at the last layer is d_L = d loss / d z_L = output - onehot. Backprop, layer by layer:
+
+    dW = a_prev.T @ d         db = sum over the batch of d
+    d_prev = (d @ W.T) * act'(z_prev)
+"""
+import json
+from pathlib import Path
+import zipfile
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validate as V
+from ._io import atomic_save_npz
+from .kernels import dense as K
+from .kernels.csr import TransposePlan, csr_matrix_f32, sddmm, spmm, spmm_t
+
+FORMAT = "sparana_lite.MLP"
+FORMAT_VERSION = 1
+HEADS = ("lq", "sce")
+PREDICT_CHUNK = 8192  # rows per forward pass at inference, to bound memory
+
+
+class DenseLayer:
+    """A fully connected layer with a dense float32 weight matrix (n_in, n_out)."""
+
+    sparse = False
+
+    def __init__(self, W, b, mask=None):
+        self.W = np.ascontiguousarray(W, dtype=np.float32)
+        self.b = np.ascontiguousarray(b, dtype=np.float32)
+        self.mask = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
+
+    @property
+    def shape(self):
+        return self.W.shape
+
+    def dense_weight(self):
+        return self.W
+
+    def product(self, a):
+        """a @ W for a (n, n_in) -> (n, n_out), a fresh C-contiguous array."""
+        return a @ self.W
+
+    def back_product(self, d):
+        """d @ W.T for d (n, n_out) -> (n, n_in)."""
+        return d @ self.W.T
+
+    def weight_gradient(self, a, d, out=None):
+        """a.T @ d, (n_in, n_out)."""
+        return np.matmul(a.T, d, out=out)
+
+    def params(self):
+        """Flat views of the trainable weight values and their mask (or None)."""
+        return self.W.reshape(-1), None if self.mask is None else self.mask.reshape(-1)
+
+    def nnz(self):
+        return int(np.count_nonzero(self.W))
+
+    def copy(self):
+        return DenseLayer(self.W.copy(), self.b.copy(), None if self.mask is None else self.mask.copy())
+
+
+class CSRLayer:
+    """A layer whose weight matrix (n_in, n_out) is stored in CSR; only its nonzeros train.
+
+    Products run on :mod:`sparana_lite.kernels.csr`: ``a @ W`` as ``(W.T @ a.T).T`` through a
+    cached transpose pattern, ``d @ W.T`` as ``(W @ d.T).T``, and the weight gradient as an
+    SDDMM at the nonzeros, so a dense gradient is never formed.
+    """
+
+    sparse = True
+    mask = None
+
+    def __init__(self, W, b):
+        self.W = csr_matrix_f32(W)
+        self.b = np.ascontiguousarray(b, dtype=np.float32)
+        self.plan = TransposePlan(self.W)
+
+    @property
+    def shape(self):
+        return self.W.shape
+
+    def dense_weight(self):
+        return self.W.toarray()
+
+    def product(self, a):
+        return spmm_t(self.W, np.ascontiguousarray(a.T), plan=self.plan).T.copy()
+
+    def back_product(self, d):
+        return spmm(self.W, np.ascontiguousarray(d.T)).T.copy()
+
+    def weight_gradient(self, a, d, out=None):
+        """(a.T @ d) at W's nonzeros, in W.data order: a vector (nnz,)."""
+        return sddmm(self.W, np.ascontiguousarray(a.T), d, out=out)
+
+    def params(self):
+        return self.W.data, None
+
+    def nnz(self):
+        return int(np.count_nonzero(self.W.data))
+
+    def copy(self):
+        return CSRLayer(self.W.copy(), self.b.copy())
+
+
+class MLP:
+    """A fully connected network in the Sparana style.
+
+    Parameters
+    ----------
+    widths : list of int
+        Layer widths from input to output, e.g. ``[784, 1000, 800, 400, 10]``.
+    head : {"lq", "sce"}
+        "lq": linear output trained with the quadratic cost; "sce": softmax + cross-entropy.
+    activation : {"relu", "tanh", "sigmoid", "linear"}
+        Activation of the hidden layers.
+    seed : int
+        Seed of the initialisation ``W ~ N(0, sqrt(3 / (n_in + n_out)))``.
+    bias : float
+        Initial value of every bias (the original used 0.1).
+    """
+
+    def __init__(self, widths, head="lq", activation="relu", seed=0, bias=0.1):
+        widths = list(widths) if not isinstance(widths, (str, bytes)) else widths
+        if not isinstance(widths, list) or len(widths) < 2:
+            raise ValueError(f"widths must be a list of at least two layer sizes; got {widths!r}")
+        widths = [V.positive_int(w, "widths[%d]" % i) for i, w in enumerate(widths)]
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}; got {head!r}")
+        if activation not in K.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(K.ACTIVATIONS)}; got {activation!r}")
+        seed = V.seed_int(seed)
+        bias = V.finite_float(bias, "bias")
+        self.head = head
+        self.activation = activation
+        self.seed = seed
+        self.metadata = {}
+        rng = np.random.default_rng(seed)
+        self.layers = []
+        for n_in, n_out in zip(widths[:-1], widths[1:]):
+            std = np.sqrt(3.0 / (n_in + n_out))
+            W = rng.normal(0.0, std, size=(n_in, n_out)).astype(np.float32)
+            self.layers.append(DenseLayer(W, np.full(n_out, bias, dtype=np.float32)))
+
+    # ------------------------------------------------------------------ structure
+    @classmethod
+    def from_layers(cls, layers, head="lq", activation="relu", seed=0, metadata=None):
+        """Build a model around existing layers (used by copy, load, pruning)."""
+        model = cls.__new__(cls)
+        model.head, model.activation, model.seed = head, activation, seed
+        model.metadata = dict(metadata or {})
+        model.layers = list(layers)
+        return model
+
+    @property
+    def widths(self):
+        return [self.layers[0].shape[0]] + [layer.shape[1] for layer in self.layers]
+
+    @property
+    def n_classes(self):
+        return self.widths[-1]
+
+    @property
+    def weights(self):
+        """Weight matrices (n_in, n_out), float32. Dense layers give their arrays (not copies);
+        CSR layers give dense copies."""
+        return [layer.dense_weight() for layer in self.layers]
+
+    @property
+    def biases(self):
+        return [layer.b for layer in self.layers]
+
+    @property
+    def masks(self):
+        """Per layer: a bool array (n_in, n_out) of trainable entries, or None (all train)."""
+        return [layer.mask for layer in self.layers]
+
+    @property
+    def is_sparse(self):
+        return [layer.sparse for layer in self.layers]
+
+    def n_parameters(self):
+        """Number of nonzero weights plus biases."""
+        return sum(layer.nnz() + layer.b.size for layer in self.layers)
+
+    def sparsity(self):
+        """Fraction of zero weights in each layer, a list of floats."""
+        return [1.0 - layer.nnz() / (layer.shape[0] * layer.shape[1]) for layer in self.layers]
+
+    def _kinds(self):
+        hidden = K.ACTIVATIONS[self.activation]
+        return [hidden] * (len(self.layers) - 1) + [K.LINEAR]
+
+    def __repr__(self):
+        storage = "".join("s" if s else "d" for s in self.is_sparse)
+        return (f"MLP(widths={self.widths}, head={self.head!r}, activation={self.activation!r}, "
+                f"storage={storage!r}, sparsity={[round(s, 4) for s in self.sparsity()]})")
+
+    # -------------------------------------------------------------------- forward
+    def _check_x(self, x, name="x"):
+        return V.as_float32_matrix(x, name, n_features=self.widths[0])
+
+    def forward(self, x):
+        """All activations for a checked float32 batch: [x, a_1, ..., a_{L-1}, z_L]."""
+        acts = [x]
+        for layer, kind in zip(self.layers, self._kinds()):
+            acts.append(K.bias_act_(layer.product(acts[-1]), layer.b, kind))
+        return acts
+
+    def _logits_checked(self, x):
+        if x.shape[0] <= PREDICT_CHUNK:
+            return self.forward(x)[-1]
+        return np.concatenate([self.forward(x[i:i + PREDICT_CHUNK])[-1]
+                               for i in range(0, x.shape[0], PREDICT_CHUNK)])
+
+    def logits(self, x):
+        """Pre-head values z_L, float32 (n, classes). For LQ these are also the outputs."""
+        return self._logits_checked(self._check_x(x))
+
+    def output(self, x):
+        """LQ: the linear outputs; SCE: softmax probabilities. float32 (n, classes)."""
+        z = self.logits(x)
+        return softmax(z) if self.head == "sce" else z
+
+    def predict(self, x):
+        """Predicted class of each sample, int64 (n,)."""
+        return np.argmax(self.logits(x), axis=1)
+
+    def accuracy(self, x, y):
+        """Fraction of samples whose predicted class equals the label."""
+        x = self._check_x(x)
+        y = V.as_labels(y, "y", self.n_classes, n_samples=x.shape[0])
+        return float(np.mean(np.argmax(self._logits_checked(x), axis=1) == y))
+
+    def class_accuracy(self, x, y):
+        """Accuracy on each class, float64 (classes,); NaN for a class with no samples."""
+        x = self._check_x(x)
+        y = V.as_labels(y, "y", self.n_classes, n_samples=x.shape[0])
+        correct = np.argmax(self._logits_checked(x), axis=1) == y
+        hits = np.bincount(y, weights=correct, minlength=self.n_classes)
+        counts = np.bincount(y, minlength=self.n_classes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return hits / counts
+
+    # ------------------------------------------------------------- loss, gradients
+    def _checked_xy(self, x, y):
+        x = self._check_x(x)
+        return x, V.as_labels(y, "y", self.n_classes, n_samples=x.shape[0])
+
+    def _loss_and_error(self, z, y):
+        """Summed loss and d loss / d z_L for logits z (n, classes) and labels y (n,)."""
+        rows = np.arange(y.shape[0])
+        if self.head == "lq":
+            d = z.copy()
+            d[rows, y] -= 1.0
+            loss = 0.5 * float(np.dot(d.ravel().astype(np.float64), d.ravel()))
+        else:
+            logp = log_softmax(z)
+            loss = -float(np.sum(logp[rows, y], dtype=np.float64))
+            d = np.exp(logp)
+            d[rows, y] -= 1.0
+        return loss, d
+
+    def loss(self, x, y):
+        """Summed loss over the samples: LQ 1/2 sum (output - onehot)^2, SCE cross-entropy."""
+        x, y = self._checked_xy(x, y)
+        return self._loss_and_error(self._logits_checked(x), y)[0]
+
+    def backward(self, acts, d, grads_out=None):
+        """Backprop the last-layer error d (n, classes) through activations from :meth:`forward`.
+
+        Returns a list of (dW, db) per layer: dW is (n_in, n_out) for dense layers and a
+        vector (nnz,) in ``W.data`` order for CSR layers. ``d`` is overwritten.
+        """
+        kinds = self._kinds()
+        grads = [None] * len(self.layers)
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            out = None if grads_out is None else grads_out[i][0]
+            grads[i] = (layer.weight_gradient(acts[i], d, out=out), d.sum(axis=0))
+            if i > 0:
+                d = K.act_grad_(layer.back_product(d), acts[i], kinds[i - 1])
+        return grads
+
+    def gradients(self, x, y):
+        """d loss / d weights and d loss / d biases on (x, y), as two lists.
+
+        Dense layers give arrays (n_in, n_out); CSR layers give CSR matrices with the layer's
+        sparsity pattern (the gradient exists only for stored weights).
+        """
+        x, y = self._checked_xy(x, y)
+        acts = self.forward(x)
+        _, d = self._loss_and_error(acts[-1], y)
+        grads = self.backward(acts, d)
+        dW = []
+        for layer, (gW, _) in zip(self.layers, grads):
+            if layer.sparse:
+                gW = sp.csr_matrix((gW, layer.W.indices, layer.W.indptr), shape=layer.shape)
+            dW.append(gW)
+        return dW, [gb for _, gb in grads]
+
+    # ---------------------------------------------------------------- conversions
+    def copy(self):
+        return MLP.from_layers([layer.copy() for layer in self.layers], self.head,
+                               self.activation, self.seed, self.metadata)
+
+    def to_sparse(self, layers=None):
+        """A new model whose chosen layers (default: all) store their weights in CSR.
+
+        Zero weights are dropped from storage, so they stay zero in training. Outputs equal
+        the dense model's up to float32 rounding.
+        """
+        chosen = self._layer_indices(layers)
+        new = [CSRLayer(l.dense_weight() if l.mask is None else l.dense_weight() * l.mask, l.b.copy())
+               if i in chosen and not l.sparse else l.copy() for i, l in enumerate(self.layers)]
+        return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
+
+    def to_dense(self):
+        """A new model with every layer dense. Former CSR layers get a mask so their zeros
+        stay zero when trained."""
+        new = [DenseLayer(l.dense_weight(), l.b.copy(), l.W.toarray() != 0) if l.sparse else l.copy()
+               for l in self.layers]
+        return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
+
+    def with_masks(self, masks):
+        """A new model whose dense layers train only where ``masks[i]`` is True (and are zero
+        elsewhere). ``masks[i]`` may be None to leave layer i unmasked."""
+        if len(masks) != len(self.layers):
+            raise ValueError(f"masks must have one entry per layer ({len(self.layers)}); got {len(masks)}")
+        new = []
+        for i, (layer, mask) in enumerate(zip(self.layers, masks)):
+            if mask is None:
+                new.append(layer.copy())
+                continue
+            mask = np.asarray(mask, dtype=bool)
+            if layer.sparse:
+                raise ValueError(f"masks[{i}]: layer {i} is CSR; its sparsity pattern is its mask")
+            if mask.shape != layer.shape:
+                raise ValueError(f"masks[{i}] must have shape {layer.shape}; got {mask.shape}")
+            new.append(DenseLayer(layer.W * mask, layer.b.copy(), mask))
+        return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
+
+    def _layer_indices(self, layers):
+        n = len(self.layers)
+        if layers is None:
+            return set(range(n))
+        chosen = set()
+        for i in layers:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+                raise ValueError(f"layers must hold layer indices in [0, {n - 1}]; got {i!r}")
+            chosen.add(int(i) % n)
+        return chosen
+
+    # ----------------------------------------------------------------- save, load
+    def save(self, path):
+        """Write the model to ``path`` (.npz, no pickle), atomically. Returns the path."""
+        path = Path(path)
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "head": self.head,
+                "activation": self.activation, "seed": self.seed, "widths": self.widths,
+                "sparse": self.is_sparse, "masked": [l.mask is not None for l in self.layers],
+                "metadata": self.metadata}
+        arrays = {"meta": np.array(json.dumps(meta))}
+        for i, layer in enumerate(self.layers):
+            arrays[f"b{i}"] = layer.b
+            if layer.sparse:
+                arrays[f"W{i}_data"] = layer.W.data
+                arrays[f"W{i}_indices"] = layer.W.indices
+                arrays[f"W{i}_indptr"] = layer.W.indptr
+            else:
+                arrays[f"W{i}"] = layer.W
+                if layer.mask is not None:
+                    arrays[f"M{i}"] = layer.mask
+        return atomic_save_npz(path, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`. Refuses pickled content and malformed files."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"path: no model file at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+        except ValueError as e:
+            if "pickle" in str(e).lower():
+                raise ValueError(f"path: {path} holds pickled objects; sparana_lite model files "
+                                 "never do, so it is refused (loading pickles can run code)") from e
+            raise ValueError(f"path: {path} is not a sparana_lite model file ({e})") from e
+        except (OSError, zipfile.BadZipFile, EOFError) as e:
+            raise ValueError(f"path: {path} is not a readable .npz model file ({e})") from e
+        try:
+            return cls._from_arrays(arrays)
+        except (KeyError, TypeError, ValueError, _Malformed) as e:
+            raise ValueError(f"path: {path} is not a valid sparana_lite model file: {e!r}") from e
+
+    @classmethod
+    def _from_arrays(cls, arrays):
+        meta = json.loads(str(arrays["meta"]))
+        _require(meta.get("format") == FORMAT, f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+        if meta["version"] > FORMAT_VERSION:
+            raise ValueError(f"model file format version {meta['version']} is newer than this "
+                             f"sparana_lite reads ({FORMAT_VERSION}); upgrade sparana_lite")
+        widths = meta["widths"]
+        _require(meta["head"] in HEADS and meta["activation"] in K.ACTIVATIONS, "unknown head or activation")
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            b = arrays[f"b{i}"]
+            _require(b.shape == (n_out,), f"b{i} has shape {b.shape}, expected {(n_out,)}")
+            if meta["sparse"][i]:
+                W = sp.csr_matrix((arrays[f"W{i}_data"], arrays[f"W{i}_indices"], arrays[f"W{i}_indptr"]),
+                                  shape=(n_in, n_out))
+                W.check_format(full_check=True)
+                layers.append(CSRLayer(W, b))
+            else:
+                W = arrays[f"W{i}"]
+                _require(W.shape == (n_in, n_out), f"W{i} has shape {W.shape}, expected {(n_in, n_out)}")
+                mask = arrays[f"M{i}"] if meta["masked"][i] else None
+                _require(mask is None or mask.shape == W.shape, f"M{i} has shape {getattr(mask, 'shape', None)}")
+                layers.append(DenseLayer(W, b, mask))
+        for layer in layers:
+            W = layer.W.data if layer.sparse else layer.W
+            _require(np.isfinite(W).all() and np.isfinite(layer.b).all(), "weights hold NaN or inf")
+        return cls.from_layers(layers, meta["head"], meta["activation"], meta["seed"], meta["metadata"])
+
+
+class _Malformed(Exception):
+    """A model file whose content is inconsistent."""
+
+
+def _require(condition, message):
+    if not condition:
+        raise _Malformed(message)
+
+
+def log_softmax(z):
+    """Row-wise log softmax, stable (the maximum is subtracted first). float32 (n, k)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(z):
+    """Row-wise softmax, stable. float32 (n, k)."""
+    return np.exp(log_softmax(z))

@@ -1,0 +1,135 @@
+"""A cache of trained models shared by the chapters: train once per configuration, load after.
+
+    model = sl.zoo.trained("lq-mnist")                 # CI-sized default number of steps
+    model = sl.zoo.trained("lq-mnist", steps=20_000)   # the blog's run
+
+A cached model is found by a key that hashes everything that decides its weights: the
+architecture, head, activation, optimizer and its hyperparameters, batch size, steps, seed, the
+data set, and the version of the cache format. Files live in ``cache_dir()/models``
+(``$SPARANA_LITE_CACHE`` or the per-user cache).
+"""
+from dataclasses import asdict, dataclass, field
+import hashlib
+import json
+import time
+import warnings
+
+from . import _validate as V
+from .model import FORMAT_VERSION, MLP
+from .paths import cache_dir
+from .train import SGD, Adam, train
+
+ZOO_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """How a zoo model is built and trained.
+
+    ``default_steps`` is sized for the test suite on 2 cores; ``full_steps`` is the blog's run.
+    """
+
+    widths: tuple
+    head: str
+    optimizer: dict
+    batch_size: int
+    default_steps: int
+    full_steps: int
+    dataset: str = "mnist"
+    activation: str = "relu"
+    description: str = field(default="", compare=False)
+
+    def make_optimizer(self):
+        spec = dict(self.optimizer)
+        kind = spec.pop("name")
+        return {"adam": Adam, "sgd": SGD}[kind](**spec)
+
+
+BLOG_ADAM = {"name": "adam", "lr": 1e-4, "eps": 1e-3}
+BLOG_WIDTHS = (784, 1000, 800, 400, 10)
+
+CONFIGS = {
+    "lq-mnist": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 3000, 20_000, "mnist",
+                       description="the blog's LQ model (Demo-Model.ipynb, 98.48%)"),
+    "sce-mnist": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 3000, 20_000, "mnist",
+                        description="the same network with a softmax cross-entropy head"),
+    "lq-fashion": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 3000, 20_000, "fashion_mnist",
+                         description="the LQ model on Fashion-MNIST"),
+    "sce-fashion": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 3000, 20_000, "fashion_mnist",
+                          description="the SCE model on Fashion-MNIST"),
+}
+
+
+def register(name, config):
+    """Add a named configuration (chapters use this for their own models)."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a sparana_lite.zoo.Config; got {type(config).__name__}")
+    if name in CONFIGS and CONFIGS[name] != config:
+        raise ValueError(f"name: a different configuration is already registered as {name!r}")
+    CONFIGS[name] = config
+    return config
+
+
+def _config(name):
+    if name not in CONFIGS:
+        raise KeyError(f"name must be one of {sorted(CONFIGS)}; got {name!r}")
+    return CONFIGS[name]
+
+
+def key(name, seed=0, steps=None):
+    """The hex digest that identifies a trained model of this configuration."""
+    config = _config(name)
+    steps = config.default_steps if steps is None else V.positive_int(steps, "steps")
+    spec = asdict(config)
+    spec.pop("description")
+    spec.pop("default_steps")
+    spec.pop("full_steps")
+    blob = json.dumps({"zoo_format": ZOO_FORMAT, "model_format": FORMAT_VERSION, "config": spec,
+                       "steps": steps, "seed": V.seed_int(seed)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def path(name, seed=0, steps=None):
+    """Where the trained model is (or will be) cached."""
+    config = _config(name)
+    steps = config.default_steps if steps is None else steps
+    return cache_dir() / "models" / f"{name}-seed{seed}-{steps}steps-{key(name, seed, steps)[:16]}.npz"
+
+
+def load_dataset(name):
+    """The data set a configuration trains on, by name."""
+    from .data import load_fashion_mnist, load_mnist
+    loaders = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
+    if name not in loaders:
+        raise ValueError(f"dataset must be one of {sorted(loaders)}; got {name!r}")
+    return loaders[name]()
+
+
+def trained(name, seed=0, steps=None, progress=True):
+    """The model ``name`` trained with ``seed`` for ``steps`` (default: the CI-sized count).
+
+    Trains and caches it on the first call; later calls load it. The returned model is a fresh
+    object each time (changing it does not change the cache). ``model.metadata`` holds the
+    configuration, the test accuracy and the training time in seconds.
+    """
+    config = _config(name)
+    seed = V.seed_int(seed)
+    steps = config.default_steps if steps is None else V.positive_int(steps, "steps")
+    file = path(name, seed, steps)
+    if file.exists():
+        try:
+            return MLP.load(file)
+        except ValueError as e:
+            warnings.warn(f"retraining {name}: the cached file {file} is unreadable ({e})")
+    data = load_dataset(config.dataset)
+    model = MLP(list(config.widths), head=config.head, activation=config.activation, seed=seed)
+    start = time.perf_counter()
+    train(model, data.x_train, data.y_train, optimizer=config.make_optimizer(), steps=steps,
+          batch_size=config.batch_size, seed=seed, progress=progress)
+    seconds = time.perf_counter() - start
+    model.metadata = {"zoo": name, "config": {k: v for k, v in asdict(config).items()},
+                      "steps": steps, "seed": seed, "key": key(name, seed, steps),
+                      "train_seconds": round(seconds, 2),
+                      "test_accuracy": model.accuracy(data.x_test, data.y_test)}
+    model.save(file)
+    return model

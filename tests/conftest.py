@@ -1,0 +1,40 @@
+"""Shared test fixtures: the data folder default and a per-test cache folder."""
+import os
+from pathlib import Path
+
+import pytest
+
+_SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_data_dir():
+    """Point SPARANA_LITE_DATA at ../shared/data when the environment does not set it."""
+    if os.environ.get("SPARANA_LITE_DATA"):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARANA_LITE_DATA", str(_SHARED_DATA))
+        yield
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    """An empty cache folder for this test, set as SPARANA_LITE_CACHE."""
+    path = tmp_path / "cache"
+    path.mkdir()
+    monkeypatch.setenv("SPARANA_LITE_CACHE", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST (from SPARANA_LITE_DATA)."""
+    import sparana_lite as sl
+    return sl.load_mnist()
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist):
+    """2,000 training and 1,000 test images: enough to train a small model in a second."""
+    return mnist.subset(n_train=2000, n_test=1000)

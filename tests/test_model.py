@@ -1,0 +1,290 @@
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import sparana_lite as sl
+from sparana_lite.model import FORMAT_VERSION
+
+from . import reference as ref
+
+RNG = np.random.default_rng(1)
+X = RNG.random((32, 12), dtype=np.float32)
+Y = RNG.integers(0, 5, 32)
+
+
+def small(head="lq", activation="relu", seed=0, widths=(12, 9, 7, 5)):
+    return sl.MLP(list(widths), head=head, activation=activation, seed=seed)
+
+
+def pruned(model, fraction=0.6, seed=0):
+    """A copy with a random fraction of each layer's weights set to zero."""
+    rng = np.random.default_rng(seed)
+    out = model.copy()
+    for layer in out.layers:
+        layer.W[rng.random(layer.W.shape) < fraction] = 0
+    return out
+
+
+# ------------------------------------------------------------------------ construction
+def test_init_follows_the_original():
+    model = sl.MLP([784, 1000, 800, 400, 10], seed=0)
+    assert model.widths == [784, 1000, 800, 400, 10]
+    for W, b in zip(model.weights, model.biases):
+        assert W.dtype == np.float32 and b.dtype == np.float32
+        assert np.all(b == np.float32(0.1))
+        expected = np.sqrt(3 / sum(W.shape))
+        assert abs(W.std() / expected - 1) < 0.02
+        assert abs(W.mean()) < 0.01 * expected
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    a, b, c = small(seed=3), small(seed=3), small(seed=4)
+    assert all(np.array_equal(p, q) for p, q in zip(a.weights, b.weights))
+    assert not np.array_equal(a.weights[0], c.weights[0])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"widths": [10]}, "widths"),
+    ({"widths": [10, 0, 3]}, r"widths\[1\]"),
+    ({"widths": [10, 2.5, 3]}, r"widths\[1\]"),
+    ({"widths": [10, 3], "head": "mse"}, "head"),
+    ({"widths": [10, 3], "activation": "gelu"}, "activation"),
+    ({"widths": [10, 3], "seed": -1}, "seed"),
+    ({"widths": [10, 3], "bias": float("nan")}, "bias"),
+])
+def test_bad_constructor_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sl.MLP(**kwargs)
+
+
+# --------------------------------------------------------------------------- forward
+@pytest.mark.parametrize("head", ["lq", "sce"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_forward_matches_reference(head, activation):
+    model = small(head, activation)
+    a = X.astype(float)
+    for i, (W, b) in enumerate(zip(model.weights, model.biases)):
+        z = a @ W + b
+        a = ref.ACT[activation][0](z) if i < 2 else z
+    np.testing.assert_allclose(model.logits(X), a, rtol=1e-5, atol=1e-5)
+    out = model.output(X)
+    if head == "lq":
+        np.testing.assert_array_equal(out, model.logits(X))
+    else:
+        np.testing.assert_allclose(out.sum(axis=1), 1, rtol=1e-5)
+        assert np.all(out >= 0)
+    np.testing.assert_array_equal(model.predict(X), np.argmax(a, axis=1))
+
+
+def test_accuracy_and_class_accuracy_agree():
+    model = small()
+    pred = model.predict(X)
+    assert model.accuracy(X, Y) == pytest.approx(np.mean(pred == Y))
+    per_class = model.class_accuracy(X, Y)
+    for k in range(5):
+        assert per_class[k] == pytest.approx(np.mean(pred[Y == k] == k))
+
+
+def test_inference_in_chunks_equals_one_pass(monkeypatch):
+    model = small()
+    whole = model.logits(X)
+    monkeypatch.setattr(sl.model, "PREDICT_CHUNK", 5)
+    # BLAS may pick other kernels for other row counts, so equal up to float32 rounding
+    np.testing.assert_allclose(model.logits(X), whole, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("call", ["logits", "output", "predict", "accuracy", "loss", "gradients"])
+def test_bad_inputs_name_the_argument(call):
+    model = small()
+    needs_y = call in ("accuracy", "loss", "gradients")
+    f = getattr(model, call)
+    run = (lambda x, y=Y: f(x, y)) if needs_y else (lambda x, y=None: f(x))
+    with pytest.raises(ValueError, match="x must have 12 features"):
+        run(X[:, :10])
+    with pytest.raises(ValueError, match="x must be a 2-D"):
+        run(X[0])
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        run(bad)
+    if needs_y:
+        with pytest.raises(ValueError, match=r"y must hold labels in \[0, 4\]"):
+            run(X, Y + 1)
+        with pytest.raises(ValueError, match="y has 31 labels but x has 32"):
+            run(X, Y[:-1])
+
+
+# ------------------------------------------------------------------- loss, gradients
+@pytest.mark.parametrize("head", ["lq", "sce"])
+def test_loss_matches_reference(head):
+    model = small(head)
+    expected = ref.loss(model.weights, model.biases, X, Y, head, "relu")
+    assert model.loss(X, Y) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("head", ["lq", "sce"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_gradients_match_reference_backprop(head, activation):
+    model = small(head, activation)
+    dW, db = model.gradients(X, Y)
+    rW, rb = ref.gradients(model.weights, model.biases, X, Y, head, activation)
+    for g, r in zip(dW + db, rW + rb):
+        assert g.shape == r.shape and g.dtype == np.float32
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4 * np.abs(r).max())
+
+
+@pytest.mark.parametrize("head", ["lq", "sce"])
+def test_gradients_match_finite_differences(head):
+    """Central differences of the float64 loss at the model's weights, entry by entry."""
+    model = small(head, "tanh")  # smooth, so differences converge
+    dW, db = model.gradients(X, Y)
+    Ws = [W.astype(float) for W in model.weights]
+    bs = [b.astype(float) for b in model.biases]
+    rng = np.random.default_rng(0)
+    h = 1e-6
+    for layer in range(3):
+        for _ in range(4):
+            i, j = (rng.integers(n) for n in Ws[layer].shape)
+            Ws[layer][i, j] += h
+            up = ref.loss(Ws, bs, X, Y, head, "tanh")
+            Ws[layer][i, j] -= 2 * h
+            down = ref.loss(Ws, bs, X, Y, head, "tanh")
+            Ws[layer][i, j] += h
+            assert dW[layer][i, j] == pytest.approx((up - down) / (2 * h), rel=2e-3, abs=2e-4)
+        j = rng.integers(bs[layer].shape[0])
+        bs[layer][j] += h
+        up = ref.loss(Ws, bs, X, Y, head, "tanh")
+        bs[layer][j] -= 2 * h
+        down = ref.loss(Ws, bs, X, Y, head, "tanh")
+        bs[layer][j] += h
+        assert db[layer][j] == pytest.approx((up - down) / (2 * h), rel=2e-3, abs=2e-4)
+
+
+# ------------------------------------------------------------------ sparsity, copies
+def test_sparsity_counts_zeros():
+    model = small()
+    assert model.sparsity() == [0.0, 0.0, 0.0]
+    model.weights[1][:2, :] = 0  # dense layers hand out their arrays
+    assert model.sparsity()[1] == pytest.approx(2 / 9)
+
+
+def test_copy_is_independent():
+    model = small()
+    twin = model.copy()
+    twin.weights[0][:] = 0
+    twin.biases[0][:] = 5
+    assert model.sparsity()[0] == 0 and np.all(model.biases[0] == np.float32(0.1))
+
+
+# ------------------------------------------------------------------ dense <-> sparse
+@pytest.mark.parametrize("head", ["lq", "sce"])
+def test_to_sparse_keeps_outputs_and_gradients(head):
+    dense = pruned(small(head))
+    sparse = dense.to_sparse()
+    assert sparse.is_sparse == [True] * 3 and dense.is_sparse == [False] * 3
+    assert sparse.sparsity() == pytest.approx(dense.sparsity())
+    np.testing.assert_allclose(sparse.output(X), dense.output(X), rtol=1e-5, atol=1e-6)
+    assert sparse.loss(X, Y) == pytest.approx(dense.loss(X, Y), rel=1e-5)
+    dW_s, db_s = sparse.gradients(X, Y)
+    dW_d, db_d = dense.gradients(X, Y)
+    for gs, gd, W in zip(dW_s, dW_d, dense.weights):
+        nz = W != 0
+        np.testing.assert_allclose(gs.toarray()[nz], gd[nz], rtol=1e-4, atol=1e-5)
+        assert np.all(gs.toarray()[~nz] == 0)
+    for gs, gd in zip(db_s, db_d):
+        np.testing.assert_allclose(gs, gd, rtol=1e-4, atol=1e-5)
+    back = sparse.to_dense()
+    assert all(np.array_equal(a, b) for a, b in zip(back.weights, dense.weights))
+    assert all(np.array_equal(m, W != 0) for m, W in zip(back.masks, dense.weights))
+
+
+def test_to_sparse_of_chosen_layers_and_bad_indices():
+    model = small().to_sparse(layers=[1])
+    assert model.is_sparse == [False, True, False]
+    with pytest.raises(ValueError, match="layers"):
+        small().to_sparse(layers=[3])
+
+
+def test_with_masks_zeroes_and_validates():
+    model = small()
+    mask = np.zeros((12, 9), dtype=bool)
+    mask[:, :3] = True
+    masked = model.with_masks([mask, None, None])
+    assert np.all(masked.weights[0][:, 3:] == 0) and np.array_equal(masked.masks[0], mask)
+    assert model.masks == [None] * 3  # the argument is unchanged
+    with pytest.raises(ValueError, match=r"masks\[0\] must have shape"):
+        model.with_masks([mask[:5], None, None])
+    with pytest.raises(ValueError, match="one entry per layer"):
+        model.with_masks([mask])
+
+
+# ------------------------------------------------------------------------ save, load
+@settings(max_examples=25, deadline=None)
+@given(widths=st.lists(st.integers(1, 9), min_size=2, max_size=5),
+       head=st.sampled_from(["lq", "sce"]), activation=st.sampled_from(["relu", "tanh"]),
+       sparse_layers=st.sets(st.integers(0, 3)), masked=st.booleans(), seed=st.integers(0, 99))
+def test_save_load_round_trip(tmp_path_factory, widths, head, activation, sparse_layers, masked, seed):
+    model = pruned(sl.MLP(widths, head=head, activation=activation, seed=seed), 0.5, seed)
+    if masked:
+        model = model.with_masks([W != 0 for W in model.weights])
+    model = model.to_sparse(layers=[i for i in sparse_layers if i < len(widths) - 1])
+    model.metadata = {"note": "round trip", "value": 1.5}
+    path = model.save(tmp_path_factory.mktemp("m") / "model.npz")
+    back = sl.MLP.load(path)
+    assert back.widths == model.widths and back.head == head and back.activation == activation
+    assert back.is_sparse == model.is_sparse and back.metadata == model.metadata
+    for a, b in zip(model.weights + model.biases, back.weights + back.biases):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    for a, b in zip(model.masks, back.masks):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
+def test_save_leaves_no_temporary_files(tmp_path):
+    small().save(tmp_path / "m.npz")
+    small(seed=1).save(tmp_path / "m.npz")  # overwrite
+    assert os.listdir(tmp_path) == ["m.npz"]
+    assert np.array_equal(sl.MLP.load(tmp_path / "m.npz").weights[0], small(seed=1).weights[0])
+
+
+def test_load_refuses_missing_corrupt_and_pickled_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        sl.MLP.load(tmp_path / "absent.npz")
+    (tmp_path / "junk.npz").write_bytes(b"this is not a zip file")
+    with pytest.raises(ValueError, match="junk.npz"):
+        sl.MLP.load(tmp_path / "junk.npz")
+    good = small().save(tmp_path / "good.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated.npz"):
+        sl.MLP.load(truncated)
+    with open(tmp_path / "pickled.npz", "wb") as f:
+        np.savez(f, meta=np.array([{"evil": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickle"):
+        sl.MLP.load(tmp_path / "pickled.npz")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a valid sparana_lite model"):
+        sl.MLP.load(tmp_path / "other.npz")
+
+
+def _rewrite_meta(src, dst, **changes):
+    with np.load(src) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta.update(changes)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(dst, **arrays)
+
+
+def test_load_refuses_newer_format_and_inconsistent_shapes(tmp_path):
+    good = small().save(tmp_path / "good.npz")
+    _rewrite_meta(good, tmp_path / "new.npz", version=FORMAT_VERSION + 1)
+    with pytest.raises(ValueError, match="newer"):
+        sl.MLP.load(tmp_path / "new.npz")
+    _rewrite_meta(good, tmp_path / "shape.npz", widths=[12, 8, 7, 5])
+    with pytest.raises(ValueError, match="has shape"):
+        sl.MLP.load(tmp_path / "shape.npz")
+    assert zipfile.is_zipfile(good)

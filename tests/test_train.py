@@ -1,0 +1,195 @@
+import numba
+import numpy as np
+import pytest
+
+import sparana_lite as sl
+from sparana_lite.kernels import csr, dense
+from sparana_lite.train import batch_indices, make_step
+
+from . import reference as ref
+
+RNG = np.random.default_rng(2)
+X = RNG.random((60, 12), dtype=np.float32)
+Y = RNG.integers(0, 5, 60)
+
+
+def small(head="lq", seed=0):
+    return sl.MLP([12, 9, 7, 5], head=head, seed=seed)
+
+
+def weights_after(model, **kwargs):
+    sl.train(model, X, Y, progress=False, **kwargs)
+    return [np.array(W) for W in model.weights] + [b.copy() for b in model.biases]
+
+
+# ---------------------------------------------------------------------------- semantics
+def test_adam_step_matches_the_original_semantics():
+    model = small()
+    W0, b0 = [W.astype(float) for W in model.weights], [b.astype(float) for b in model.biases]
+    dW, db = ref.gradients(W0, b0, X[:20], Y[:20], "lq", "relu")
+    opt = sl.Adam(lr=1e-2, eps=1e-3, l2=0.5)
+    step = make_step(model, opt, batch_size=20)
+    step(X[:20], Y[:20])
+    for W, w0, g in zip(model.weights, W0, dW):
+        expected, _, _ = ref.adam_step(w0, g, 0, 0, 1, 1e-2, eps=1e-3, l2=0.5, batch=20)
+        np.testing.assert_allclose(W, expected, rtol=1e-5, atol=1e-6)
+    for b, bb, g in zip(model.biases, b0, db):  # no decay on biases
+        expected, _, _ = ref.adam_step(bb, g, 0, 0, 1, 1e-2, eps=1e-3)
+        np.testing.assert_allclose(b, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sgd_step_with_momentum_and_l2():
+    model = small()
+    W0 = [W.astype(float) for W in model.weights]
+    opt = sl.SGD(lr=1e-3, momentum=0.5, l2=2.0)
+    step = make_step(model, opt, batch_size=10)
+    g1, _ = ref.gradients(W0, [b.astype(float) for b in model.biases], X[:10], Y[:10], "lq", "relu")
+    step(X[:10], Y[:10])
+    expected1 = [w - 1e-3 * g - 1e-3 * 2.0 / 10 * w for w, g in zip(W0, g1)]
+    for W, e in zip(model.weights, expected1):
+        np.testing.assert_allclose(W, e, rtol=1e-5, atol=1e-7)
+    W1 = [W.astype(float) for W in model.weights]
+    g2, _ = ref.gradients(W1, [b.astype(float) for b in model.biases], X[10:20], Y[10:20], "lq", "relu")
+    step(X[10:20], Y[10:20])
+    for W, w1, a, b in zip(model.weights, W1, g1, g2):
+        velocity = 0.5 * (-1e-3 * a) - 1e-3 * b
+        np.testing.assert_allclose(W, w1 + velocity - 1e-3 * 2.0 / 10 * w1, rtol=1e-5, atol=1e-7)
+
+
+def test_optimizer_state_carries_over_between_calls():
+    a, b = small(), small()
+    opt_a = sl.Adam(lr=1e-3)
+    sl.train(a, X, Y, optimizer=opt_a, steps=3, batch_size=20, progress=False)
+    sl.train(a, X, Y, optimizer=opt_a, steps=3, batch_size=20, seed=0, progress=False)
+    assert opt_a.t == 6
+    sl.train(b, X, Y, optimizer=opt_a, steps=1, batch_size=20, progress=False)
+    assert opt_a.t == 1  # a different model starts fresh
+
+
+# -------------------------------------------------------------------------- determinism
+def test_same_seed_same_result_other_seed_other_result():
+    kw = dict(optimizer=sl.Adam(lr=1e-3), steps=20, batch_size=16)
+    a = weights_after(small(), seed=1, **kw)
+    kw["optimizer"] = sl.Adam(lr=1e-3)
+    b = weights_after(small(), seed=1, **kw)
+    kw["optimizer"] = sl.Adam(lr=1e-3)
+    c = weights_after(small(), seed=2, **kw)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert not all(np.array_equal(p, q) for p, q in zip(a, c))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, sparse):
+    """The parallel kernels (forced on here) compute each element in one thread, in order."""
+    monkeypatch.setattr(dense, "PARALLEL_MIN_SIZE", 0)
+    monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0)
+    x, y = small_mnist.x_train[:500], small_mnist.y_train[:500]
+    results = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        model = sl.MLP([784, 64, 32, 10], seed=0)
+        if sparse:
+            for layer in model.layers:
+                layer.W[np.abs(layer.W) < 0.05] = 0
+            model = model.to_sparse()
+        sl.train(model, x, y, optimizer=sl.Adam(lr=1e-3), steps=10, batch_size=50, progress=False)
+        results.append(model.weights + model.biases)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert all(np.array_equal(p, q) for p, q in zip(*results))
+
+
+def test_batches_walk_permutations_and_drop_the_remainder():
+    batches = list(batch_indices(10, 3, 7, seed=0))
+    assert all(len(b) == 3 for b in batches)
+    for epoch in (batches[0:3], batches[3:6]):
+        seen = np.concatenate(epoch)
+        assert len(set(seen)) == 9  # 9 distinct of 10: one left over each pass
+    assert [list(b) for b in batch_indices(10, 3, 7, seed=0)] == [list(b) for b in batches]
+
+
+# ------------------------------------------------------------------- masks and sparsity
+@pytest.mark.parametrize("optimizer", [sl.Adam(lr=1e-2, l2=1.0), sl.SGD(lr=1e-2, momentum=0.9, l2=1.0)])
+def test_masked_weights_stay_zero(optimizer):
+    model = small()
+    masks = [np.abs(W) > 0.3 for W in model.weights]
+    model = model.with_masks(masks)
+    sl.train(model, X, Y, optimizer=optimizer, steps=30, batch_size=20, progress=False)
+    for W, m in zip(model.weights, masks):
+        assert np.all(W[~m] == 0)
+        assert np.count_nonzero(W[m]) == m.sum()  # the rest trained and moved off zero
+
+
+@pytest.mark.parametrize("head", ["lq", "sce"])
+def test_csr_training_equals_masked_dense_training(head):
+    base = small(head)
+    for layer in base.layers:
+        layer.W[np.abs(layer.W) < 0.25] = 0
+    masked = base.with_masks([W != 0 for W in base.weights])
+    sparse = base.to_sparse()
+    for model in (masked, sparse):
+        sl.train(model, X, Y, optimizer=sl.Adam(lr=1e-2), steps=25, batch_size=20, progress=False)
+    assert sparse.is_sparse == [True] * 3
+    assert sparse.sparsity() == pytest.approx(masked.sparsity())
+    for a, b in zip(sparse.weights + sparse.biases, masked.weights + masked.biases):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_training_learns_mnist(small_mnist):
+    model = sl.MLP([784, 64, 10], seed=0)
+    before = model.accuracy(small_mnist.x_test, small_mnist.y_test)
+    history = sl.train(model, small_mnist.x_train, small_mnist.y_train, optimizer=sl.Adam(lr=1e-3, eps=1e-3),
+                       epochs=10, batch_size=50, eval_every=200, progress=False,
+                       eval_data=(small_mnist.x_test, small_mnist.y_test))
+    assert history.steps == [200, 400]
+    assert history.accuracy[-1] == model.accuracy(small_mnist.x_test, small_mnist.y_test)
+    assert before < 0.3 and history.accuracy[-1] > 0.8
+    assert history.loss[-1] < history.loss[0]
+
+
+# ------------------------------------------------------------------------------- errors
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+def test_a_diverging_run_stops_with_a_clear_error():
+    with pytest.raises(sl.TrainingDivergedError, match=r"became (nan|inf) at step \d+; lower the learning rate"):
+        sl.train(small(), X * 1e3, Y, optimizer=sl.SGD(lr=10.0), steps=200, batch_size=20, progress=False)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: sl.Adam(lr=0), "lr must lie in"),
+    (lambda: sl.Adam(lr=float("nan")), "lr must be a finite number"),
+    (lambda: sl.Adam(beta1=1.0), "beta1"),
+    (lambda: sl.Adam(beta2=-0.1), "beta2"),
+    (lambda: sl.Adam(eps=0), "eps"),
+    (lambda: sl.Adam(clip=-1), "clip"),
+    (lambda: sl.SGD(momentum=1.0), "momentum"),
+    (lambda: sl.SGD(l2=-1e-4), "l2"),
+])
+def test_invalid_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(steps=None), ValueError, "exactly one of steps and epochs"),
+    (dict(steps=5, epochs=1), ValueError, "exactly one of steps and epochs"),
+    (dict(steps=0), ValueError, "steps must be an integer >= 1"),
+    (dict(steps=5, batch_size=61), ValueError, r"batch_size \(61\) must not exceed"),
+    (dict(steps=5, batch_size=0), ValueError, "batch_size"),
+    (dict(steps=5, seed=-2), ValueError, "seed"),
+    (dict(steps=5, optimizer="adam"), TypeError, "optimizer must be"),
+    (dict(steps=5, eval_data=X), ValueError, "eval_data must be a pair"),
+    (dict(steps=5, eval_every=0), ValueError, "eval_every"),
+])
+def test_invalid_training_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        sl.train(small(), X, Y, progress=False, **{"batch_size": 20, **kwargs})
+
+
+def test_invalid_training_data():
+    with pytest.raises(ValueError, match="y has 59 labels but x has 60"):
+        sl.train(small(), X, Y[:-1], steps=1, batch_size=20, progress=False)
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 4\]"):
+        sl.train(small(), X, Y + 5, steps=1, batch_size=20, progress=False)
+    with pytest.raises(ValueError, match="x contains NaN"):
+        sl.train(small(), np.full_like(X, np.nan), Y, steps=1, batch_size=20, progress=False)
+    with pytest.raises(TypeError, match="model must be a sparana_lite.MLP"):
+        sl.train("model", X, Y, steps=1)
