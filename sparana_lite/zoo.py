@@ -127,7 +127,7 @@ def trained(name, seed=0, steps=None, progress=True):
     train(model, data.x_train, data.y_train, optimizer=config.make_optimizer(), steps=steps,
           batch_size=config.batch_size, seed=seed, progress=progress)
     seconds = time.perf_counter() - start
-    model.metadata = {"zoo": name, "config": {k: v for k, v in asdict(config).items()},
+    model.metadata = {"zoo": name, "config": json.loads(json.dumps(asdict(config))),
                       "steps": steps, "seed": seed, "key": key(name, seed, steps),
                       "train_seconds": round(seconds, 2),
                       "test_accuracy": model.accuracy(data.x_test, data.y_test)}

@@ -21,7 +21,9 @@ ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "tanh": TANH, "sigmoid": SIGMOID}
 # serial loop, and the whole step ran at 68 ms/step against 14 ms/step serial. Only arrays far
 # larger than that model's (over 4M elements) go parallel.
 PARALLEL_MIN_SIZE = 4_194_304
-# Optimizer updates run over flat parameter vectors in blocks of this many elements.
+# Optimizer updates run over flat parameter vectors in blocks of this many elements. They are
+# compiled without fastmath: with it, LLVM contracted the update into FMAs differently in the
+# parallel and serial drivers, and the weights differed in the last bit between the two.
 BLOCK = 8192
 
 
@@ -114,7 +116,7 @@ def act_grad_(e, a, kind):
 
 # ------------------------------------------------------------------------ optimizer updates
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=False, inline="always")
 def _adam_block(w, g, m, v, mask, start, stop, lr_t, beta1, beta2, eps, decay, clip):
     masked = mask.shape[0] > 0
     for i in range(start, stop):
@@ -129,7 +131,7 @@ def _adam_block(w, g, m, v, mask, start, stop, lr_t, beta1, beta2, eps, decay, c
         w[i] = 0.0 if masked and not mask[i] else wi
 
 
-@njit(cache=True, fastmath=True, parallel=True)
+@njit(cache=True, fastmath=False, parallel=True)
 def _adam_parallel(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
     n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
     for k in prange(n_blocks):
@@ -137,9 +139,12 @@ def _adam_parallel(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
                     lr_t, beta1, beta2, eps, decay, clip)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=False)
 def _adam_serial(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
-    _adam_block(w, g, m, v, mask, 0, w.shape[0], lr_t, beta1, beta2, eps, decay, clip)
+    n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
+    for k in range(n_blocks):  # the same blocks as the parallel driver, so the same rounding
+        _adam_block(w, g, m, v, mask, k * BLOCK, min((k + 1) * BLOCK, w.shape[0]),
+                    lr_t, beta1, beta2, eps, decay, clip)
 
 
 def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
@@ -157,7 +162,7 @@ def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
         _adam_serial(*args)
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, fastmath=False, inline="always")
 def _sgd_block(w, g, vel, mask, start, stop, lr, momentum, decay):
     masked = mask.shape[0] > 0
     for i in range(start, stop):
@@ -167,16 +172,18 @@ def _sgd_block(w, g, vel, mask, start, stop, lr, momentum, decay):
         w[i] = 0.0 if masked and not mask[i] else wi
 
 
-@njit(cache=True, fastmath=True, parallel=True)
+@njit(cache=True, fastmath=False, parallel=True)
 def _sgd_parallel(w, g, vel, mask, lr, momentum, decay):
     n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
     for k in prange(n_blocks):
         _sgd_block(w, g, vel, mask, k * BLOCK, min((k + 1) * BLOCK, w.shape[0]), lr, momentum, decay)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=False)
 def _sgd_serial(w, g, vel, mask, lr, momentum, decay):
-    _sgd_block(w, g, vel, mask, 0, w.shape[0], lr, momentum, decay)
+    n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
+    for k in range(n_blocks):
+        _sgd_block(w, g, vel, mask, k * BLOCK, min((k + 1) * BLOCK, w.shape[0]), lr, momentum, decay)
 
 
 def sgd_update_(w, g, vel, mask, lr, momentum, decay):

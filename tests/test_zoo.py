@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+import sparana_lite as sl
+from sparana_lite import zoo
+
+TINY = zoo.Config(widths=(784, 32, 10), head="lq", optimizer={"name": "adam", "lr": 1e-3, "eps": 1e-3},
+                  batch_size=100, default_steps=100, full_steps=1000, description="a test model")
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(zoo.CONFIGS, "tiny-test", TINY)
+    return "tiny-test"
+
+
+def test_trains_once_then_loads(tmp_cache, tiny, monkeypatch):
+    first = zoo.trained(tiny, progress=False)
+    assert zoo.path(tiny).exists() and str(zoo.path(tiny)).startswith(str(tmp_cache))
+    meta = first.metadata
+    assert meta["steps"] == 100 and meta["seed"] == 0 and meta["zoo"] == tiny
+    assert 0.6 < meta["test_accuracy"] <= 1 and meta["train_seconds"] > 0
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached model should have been loaded")
+    monkeypatch.setattr(zoo, "train", no_training)
+    second = zoo.trained(tiny, progress=False)
+    assert second is not first and second.metadata == meta
+    for a, b in zip(first.weights + first.biases, second.weights + second.biases):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_key_covers_the_whole_config(tiny, monkeypatch):
+    base = zoo.key(tiny)
+    assert zoo.key(tiny, seed=1) != base
+    assert zoo.key(tiny, steps=101) != base
+    assert zoo.key(tiny, steps=100) == base  # the default, spelled out
+    for change in [dict(widths=(784, 33, 10)), dict(head="sce"), dict(batch_size=50), dict(dataset="fashion_mnist"),
+                   dict(optimizer={"name": "adam", "lr": 1e-3, "eps": 1e-4}), dict(activation="tanh")]:
+        fields = {**TINY.__dict__, **change}
+        monkeypatch.setitem(zoo.CONFIGS, tiny, zoo.Config(**fields))
+        assert zoo.key(tiny) != base, change
+    monkeypatch.setitem(zoo.CONFIGS, tiny, zoo.Config(**{**TINY.__dict__, "description": "other words"}))
+    assert zoo.key(tiny) == base  # the description decides nothing
+
+
+def test_same_seed_same_model_in_a_fresh_cache(tmp_path, tiny, monkeypatch):
+    models = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("SPARANA_LITE_CACHE", str(tmp_path / name))
+        models.append(zoo.trained(tiny, progress=False))
+    for a, b in zip(models[0].weights, models[1].weights):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_corrupt_cache_file_is_retrained(tmp_cache, tiny):
+    path = zoo.path(tiny)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="retraining"):
+        model = zoo.trained(tiny, progress=False)
+    assert sl.MLP.load(path).widths == model.widths
+
+
+def test_unknown_names_and_bad_arguments(tiny):
+    with pytest.raises(KeyError, match="lq-mnist"):
+        zoo.trained("no-such-model")
+    with pytest.raises(ValueError, match="steps"):
+        zoo.trained(tiny, steps=0)
+    with pytest.raises(ValueError, match="seed"):
+        zoo.trained(tiny, seed=-1)
+    with pytest.raises(TypeError, match="Config"):
+        zoo.register("x", {"widths": (1, 2)})
+    with pytest.raises(ValueError, match="already registered"):
+        zoo.register("lq-mnist", TINY)
+
+
+def test_blog_configs_are_the_blogs():
+    lq = zoo.CONFIGS["lq-mnist"]
+    assert lq.widths == (784, 1000, 800, 400, 10) and lq.head == "lq" and lq.batch_size == 250
+    assert lq.optimizer == {"name": "adam", "lr": 1e-4, "eps": 1e-3} and lq.full_steps == 20_000
+    assert zoo.CONFIGS["sce-mnist"].head == "sce"
+
+
+def test_lq_mnist_at_its_ci_default_reaches_97_5_percent(mnist):
+    """The blog's LQ model at the CI-sized step count (shared with the chapters via the cache)."""
+    model = zoo.trained("lq-mnist", progress=False)
+    assert model.accuracy(mnist.x_test, mnist.y_test) >= 0.975
