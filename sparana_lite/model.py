@@ -312,6 +312,17 @@ class MLP:
             dW.append(gW)
         return dW, [gb for _, gb in grads]
 
+    def input_gradient(self, x, y):
+        """d loss / d x, float32 (n, n_features): the direction in input space that raises the
+        loss fastest (what a gradient-sign attack follows)."""
+        x, y = self._checked_xy(x, y)
+        acts = self.forward(x)
+        _, d = self._loss_and_error(acts[-1], y)
+        kinds = self._kinds()
+        for i in range(len(self.layers) - 1, 0, -1):
+            d = K.act_grad_(self.layers[i].back_product(d), acts[i], kinds[i - 1])
+        return self.layers[0].back_product(d)
+
     # ---------------------------------------------------------------- conversions
     def copy(self):
         return MLP.from_layers([layer.copy() for layer in self.layers], self.head,

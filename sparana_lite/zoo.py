@@ -49,13 +49,13 @@ BLOG_ADAM = {"name": "adam", "lr": 1e-4, "eps": 1e-3}
 BLOG_WIDTHS = (784, 1000, 800, 400, 10)
 
 CONFIGS = {
-    "lq-mnist": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 3000, 20_000, "mnist",
+    "lq-mnist": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 2000, 20_000, "mnist",
                        description="the blog's LQ model (Demo-Model.ipynb, 98.48%)"),
-    "sce-mnist": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 3000, 20_000, "mnist",
+    "sce-mnist": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 2000, 20_000, "mnist",
                         description="the same network with a softmax cross-entropy head"),
-    "lq-fashion": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 3000, 20_000, "fashion_mnist",
+    "lq-fashion": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 2000, 20_000, "fashion_mnist",
                          description="the LQ model on Fashion-MNIST"),
-    "sce-fashion": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 3000, 20_000, "fashion_mnist",
+    "sce-fashion": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 2000, 20_000, "fashion_mnist",
                           description="the SCE model on Fashion-MNIST"),
 }
 

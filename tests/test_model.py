@@ -164,6 +164,27 @@ def test_gradients_match_finite_differences(head):
         assert db[layer][j] == pytest.approx((up - down) / (2 * h), rel=2e-3, abs=2e-4)
 
 
+@pytest.mark.parametrize("head", ["lq", "sce"])
+def test_input_gradient_matches_finite_differences(head):
+    model = small(head, "tanh")
+    gx = model.input_gradient(X[:4], Y[:4])
+    assert gx.shape == (4, 12) and gx.dtype == np.float32
+    Ws = [W.astype(float) for W in model.weights]
+    bs = [b.astype(float) for b in model.biases]
+    x = X[:4].astype(float)
+    h = 1e-6
+    for n, j in [(0, 0), (1, 5), (3, 11)]:
+        x[n, j] += h
+        up = ref.loss(Ws, bs, x, Y[:4], head, "tanh")
+        x[n, j] -= 2 * h
+        down = ref.loss(Ws, bs, x, Y[:4], head, "tanh")
+        x[n, j] += h
+        assert gx[n, j] == pytest.approx((up - down) / (2 * h), rel=2e-3, abs=2e-5)
+    sparse = pruned(model).to_sparse()
+    np.testing.assert_allclose(sparse.input_gradient(X[:4], Y[:4]),
+                               pruned(model).input_gradient(X[:4], Y[:4]), rtol=1e-4, atol=1e-6)
+
+
 # ------------------------------------------------------------------ sparsity, copies
 def test_sparsity_counts_zeros():
     model = small()
