@@ -12,13 +12,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test,book]"
 	touch $@
 
-book: demo
+book: $(VENV)/.installed
+	$(VENV)/bin/jupyter-book build . -W
+	@echo "The book is in _build/html/index.html"
 
 demo: $(VENV)/.installed
 	$(PY) -m sparana_lite
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest --nbval-lax --nbval-current-env tests book
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -6,14 +6,15 @@
     sl.train(model, ds.x_train, ds.y_train, optimizer=sl.Adam(lr=1e-4, eps=1e-3), steps=2000)
     model.accuracy(ds.x_test, ds.y_test)
 """
-from . import kernels, zoo
+from . import kernels, prune, zoo
 from .data import (DataNotFoundError, Dataset, class_split, load_fashion_mnist, load_mnist,
                    one_hot)
 from .model import MLP
+from .structure import remove_activations
 from .train import SGD, Adam, History, TrainingDivergedError, train
 
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "SGD", "Adam", "History", "train", "TrainingDivergedError", "load_mnist",
            "load_fashion_mnist", "Dataset", "DataNotFoundError", "one_hot", "class_split",
-           "kernels", "zoo"]
+           "kernels", "zoo", "prune", "remove_activations"]

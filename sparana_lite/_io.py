@@ -6,6 +6,18 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _replace(tmp, path):
+    """Give the temporary file the usual permissions (mkstemp makes it 0600), then rename."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+
+
 def atomic_save_npz(path, **arrays):
     """Save arrays to ``path`` (.npz, uncompressed) so that readers never see a half-written file."""
     path = Path(path)
@@ -14,7 +26,7 @@ def atomic_save_npz(path, **arrays):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -30,7 +42,7 @@ def atomic_write_bytes(path, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

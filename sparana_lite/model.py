@@ -15,6 +15,7 @@ at the last layer is d_L = d loss / d z_L = output - onehot. Backprop, layer by 
     dW = a_prev.T @ d         db = sum over the batch of d
     d_prev = (d @ W.T) * act'(z_prev)
 """
+import copy
 import json
 from pathlib import Path
 import zipfile
@@ -161,7 +162,7 @@ class MLP:
         """Build a model around existing layers (used by copy, load, pruning)."""
         model = cls.__new__(cls)
         model.head, model.activation, model.seed = head, activation, seed
-        model.metadata = dict(metadata or {})
+        model.metadata = copy.deepcopy(metadata or {})
         model.layers = list(layers)
         return model
 
