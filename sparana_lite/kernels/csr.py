@@ -1,0 +1,522 @@
+"""CSR sparse-times-dense kernels on the CPU (numba): ``A @ B``, ``A.T @ B`` and SDDMM.
+
+These are the three products a sparse fully connected layer needs:
+
+- :func:`spmm` -- ``A @ B``, the i-k-j order: for each output row ``i``, for each nonzero
+  ``A[i, k] = a``, add ``a * B[k, :]`` to ``out[i, :]``. Both rows are contiguous, so the inner
+  loop is a vectorised axpy.
+- :func:`spmm_t` -- ``A.T @ B`` through the CSR of ``A.T``. Its pattern is computed once in a
+  :class:`TransposePlan`; when only ``A.data`` changes (training changes values, never the
+  pattern) the transposed values are a gather ``A.data[plan.perm]``. No atomics.
+- :func:`sddmm` -- ``(X @ Y)`` sampled at the nonzeros of ``A``, in ``A.data`` order: one
+  contiguous dot product per nonzero. This is the weight gradient of a sparse layer, computed
+  without ever forming the dense gradient.
+
+Every product has a parallel driver (``prange`` over chunks of output rows holding about equal
+work) and a serial twin for small inputs; both call the same per-row-range body. Each output
+element is computed by one thread in a fixed order, so results do not depend on the number of
+numba threads (they are bitwise equal for 1 and 2 threads).
+
+Inputs are validated at the public functions; float64 operands are converted to float32 and
+non-contiguous ones copied (each conversion is one extra pass over that operand).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from numba import get_num_threads, njit, prange
+
+__all__ = ["spmm", "spmm_t", "sddmm", "TransposePlan", "csr_matrix_f32"]
+
+# Work (multiply-adds: ``nnz * n`` for the products, ``nnz * d`` for SDDMM) below which the
+# serial twin runs. Measured with ``python benchmarks/kernels.py --threshold`` on the 2-core
+# AMD EPYC (Zen 5) dev machine, quiet, medians of 40 calls: at 2**15 the parallel spmm is
+# 1.15x faster than the serial one but the parallel sddmm 0.9x; at 2**16 both break even or
+# win (1.12x, 1.02x); from 2**18 up the parallel drivers win 1.5-1.95x. (A parallel region
+# costs only a few microseconds when numba's OpenMP threads are still spinning from the last.)
+PARALLEL_MIN_WORK = 65_536
+
+# Each thread's share of rows is cut into this many chunks of about equal work (nnz + rows).
+# More chunks than threads keeps the static schedule balanced when rows differ in length.
+_CHUNKS_PER_THREAD = 4
+
+
+# ------------------------------------------------------------------------ row partitioning
+
+@njit(cache=True)
+def _balanced_row_chunks(indptr, n_chunks):
+    """Row bounds (n_chunks + 1,) cutting rows into chunks of about equal ``nnz + rows``."""
+    m = indptr.shape[0] - 1
+    total = indptr[m] + m  # a row costs its nonzeros plus one (zeroing its output)
+    bounds = np.empty(n_chunks + 1, np.int64)
+    bounds[0] = 0
+    c = 1
+    for r in range(m + 1):
+        while c < n_chunks and indptr[r] + r >= (total * c) // n_chunks:
+            bounds[c] = r
+            c += 1
+    while c <= n_chunks:
+        bounds[c] = m
+        c += 1
+    return bounds
+
+
+# ------------------------------------------------------------------------ A @ B (i-k-j)
+
+@njit(cache=True, fastmath=True)
+def _spmm_rows(indptr, indices, data, B, out, start, stop):
+    """``out[i, :] = sum_p data[p] * B[indices[p], :]`` over row i's nonzeros, rows start..stop.
+
+    Four nonzeros per pass over the output row: a quarter of the loads and stores of ``out``
+    (measured 1.4-1.75x faster than one at a time). The kernel is bound by streaming B's rows
+    into L1; blocking the n dimension was measured slower for n from 256 to 4096.
+    """
+    n = B.shape[1]
+    for i in range(start, stop):
+        for j in range(n):
+            out[i, j] = 0.0
+        p = indptr[i]
+        end = indptr[i + 1]
+        while p + 3 < end:
+            a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+            for j in range(n):
+                out[i, j] += (a0 * B[k0, j] + a1 * B[k1, j]) + (a2 * B[k2, j] + a3 * B[k3, j])
+            p += 4
+        while p < end:
+            a, k = data[p], indices[p]
+            for j in range(n):
+                out[i, j] += a * B[k, j]
+            p += 1
+
+
+@njit(cache=True, fastmath=True)
+def _spmm_serial(indptr, indices, data, B, out):
+    _spmm_rows(indptr, indices, data, B, out, 0, out.shape[0])
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _spmm_parallel(indptr, indices, data, B, out, n_chunks):
+    bounds = _balanced_row_chunks(indptr, n_chunks)
+    for c in prange(bounds.shape[0] - 1):
+        _spmm_rows(indptr, indices, data, B, out, bounds[c], bounds[c + 1])
+
+
+# ------------------------------------------------------------------------ SDDMM
+
+@njit(cache=True, fastmath=True)
+def _sddmm_rows(indptr, indices, X, Yt, out, start, stop):
+    """``out[p] = dot(X[i, :], Yt[indices[p], :])`` for the nonzeros p of rows start..stop.
+
+    Four nonzeros at a time share each load of ``X[i, t]`` (measured 1.15-1.25x faster).
+    """
+    d = X.shape[1]
+    for i in range(start, stop):
+        p = indptr[i]
+        end = indptr[i + 1]
+        while p + 3 < end:
+            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+            s0 = s1 = s2 = s3 = np.float32(0.0)
+            for t in range(d):
+                x = X[i, t]
+                s0 += x * Yt[k0, t]
+                s1 += x * Yt[k1, t]
+                s2 += x * Yt[k2, t]
+                s3 += x * Yt[k3, t]
+            out[p], out[p + 1], out[p + 2], out[p + 3] = s0, s1, s2, s3
+            p += 4
+        while p < end:
+            k = indices[p]
+            s = np.float32(0.0)
+            for t in range(d):
+                s += X[i, t] * Yt[k, t]
+            out[p] = s
+            p += 1
+
+
+@njit(cache=True, fastmath=True)
+def _sddmm_serial(indptr, indices, X, Yt, out):
+    _sddmm_rows(indptr, indices, X, Yt, out, 0, X.shape[0])
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _sddmm_parallel(indptr, indices, X, Yt, out, n_chunks):
+    bounds = _balanced_row_chunks(indptr, n_chunks)
+    for c in prange(bounds.shape[0] - 1):
+        _sddmm_rows(indptr, indices, X, Yt, out, bounds[c], bounds[c + 1])
+
+
+# ------------------------------------------------------------------------ transpose pattern
+
+@njit(cache=True)
+def _transpose_pattern(indptr, indices, n_cols):
+    """CSR pattern of A.T and the permutation ``perm`` with ``AT.data = A.data[perm]``.
+
+    A counting sort of the nonzeros by column; within a column the nonzeros keep A's row
+    order, so AT's rows are sorted by index.
+    """
+    m = indptr.shape[0] - 1
+    nnz = indptr[m]
+    t_indptr = np.zeros(n_cols + 1, np.int64)
+    for p in range(nnz):
+        t_indptr[indices[p] + 1] += 1
+    for j in range(n_cols):
+        t_indptr[j + 1] += t_indptr[j]
+    fill = t_indptr[:-1].copy()
+    t_indices = np.empty(nnz, np.int64)
+    perm = np.empty(nnz, np.int64)
+    for i in range(m):
+        for p in range(indptr[i], indptr[i + 1]):
+            q = fill[indices[p]]
+            t_indices[q] = i
+            perm[q] = p
+            fill[indices[p]] += 1
+    return t_indptr, t_indices, perm
+
+
+@njit(cache=True)
+def _gather(data, perm, out):
+    for q in range(perm.shape[0]):
+        out[q] = data[perm[q]]
+
+
+class TransposePlan:
+    """The CSR pattern of ``A.T``, built once from ``A``'s pattern and reused.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR matrix or array, shape (m, k)
+        Only its pattern (``indptr``, ``indices``, in their storage order) and shape are used.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(m, k)``, the shape of ``A`` (not of ``A.T``).
+    nnz : int
+    indptr : ndarray of int, shape (k + 1,)
+        Row pointers of ``A.T``.
+    indices : ndarray of int, shape (nnz,)
+        Column indices of ``A.T`` (rows of ``A``), ascending within each row.
+    perm : ndarray of int, shape (nnz,)
+        ``A.T.data == A.data[perm]``.
+
+    Notes
+    -----
+    Training changes the values of a sparse layer, never its pattern, so the transpose is
+    refreshed by :meth:`transpose_data` (a gather) instead of being rebuilt. A plan is valid
+    only for matrices that store the same pattern in the same order; :meth:`matches` checks.
+    """
+
+    def __init__(self, A):
+        A = _check_csr(A, "A")
+        m, k = A.shape
+        indptr, indices = _index_arrays(A)
+        self.shape = (int(m), int(k))
+        self.nnz = int(indptr[-1])
+        _check_indices(indices, self.nnz, k, "A")
+        t_indptr, t_indices, perm = _transpose_pattern(indptr, indices, k)
+        # int32 indices when they fit: less index traffic in the kernels
+        itype = np.int32 if max(m, k, self.nnz) < np.iinfo(np.int32).max else np.int64
+        self.indptr = t_indptr.astype(itype)
+        self.indices = t_indices.astype(itype)
+        self.perm = perm.astype(itype)
+        self._a_indptr = indptr.copy()
+
+    def matches(self, A, check_indices=False):
+        """Whether this plan fits ``A``: same shape, nnz and row pointers (O(m)).
+
+        Parameters
+        ----------
+        A : scipy.sparse CSR matrix or array
+        check_indices : bool, default False
+            Also compare every column index, in storage order (O(nnz), about the cost of a
+            gather). Without it, a matrix with the same row lengths but other columns passes.
+
+        Returns
+        -------
+        bool
+        """
+        A = _check_csr(A, "A")
+        if tuple(A.shape) != self.shape or _nnz(A) != self.nnz:
+            return False
+        if not np.array_equal(A.indptr, self._a_indptr):
+            return False
+        if check_indices:
+            # the column of A's nonzero perm[q] is the row of A.T that holds q
+            cols = np.empty(self.nnz, np.int64)
+            cols[self.perm] = np.repeat(np.arange(self.shape[1]), np.diff(self.indptr))
+            return bool(np.array_equal(cols, A.indices[:self.nnz]))
+        return True
+
+    def transpose_data(self, data, out=None):
+        """Values of ``A.T`` in its CSR order: ``data[perm]``.
+
+        Parameters
+        ----------
+        data : ndarray, shape (nnz,)
+            ``A.data`` of a matrix with this plan's pattern.
+        out : ndarray of float32, shape (nnz,), optional
+            Buffer for the result.
+
+        Returns
+        -------
+        ndarray of float32, shape (nnz,)
+        """
+        data = np.asarray(data)
+        if data.ndim != 1 or data.shape[0] < self.nnz:
+            raise ValueError(f"data must be a 1-D array with at least nnz={self.nnz} values; "
+                             f"got shape {data.shape}")
+        data = np.ascontiguousarray(data[:self.nnz], dtype=np.float32)
+        out = _check_out(out, (self.nnz,), "out", data)
+        _gather(data, self.perm, out)
+        return out
+
+    def __repr__(self):
+        return f"TransposePlan(shape={self.shape}, nnz={self.nnz})"
+
+
+# ------------------------------------------------------------------------ public API
+
+def spmm(A, B, out=None):
+    """Sparse times dense: ``A @ B``.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR matrix or array, shape (m, k)
+        Values are used as float32. Unsorted indices and duplicate entries are fine
+        (duplicates add up, as in scipy).
+    B : array_like, shape (k, n)
+        Real numbers. float64 is converted to float32 and a non-C-contiguous array is copied
+        (one extra pass over ``B``).
+    out : ndarray of float32, shape (m, n), C-contiguous, optional
+        Buffer for the result (must not overlap ``B``); overwritten.
+
+    Returns
+    -------
+    ndarray of float32, shape (m, n)
+    """
+    A = _check_csr(A, "A")
+    B = _check_dense(B, "B")
+    m, k = A.shape
+    if B.shape[0] != k:
+        raise ValueError(f"A and B do not chain: A has shape {A.shape}, B has shape {B.shape}; "
+                         f"B needs {k} rows")
+    indptr, indices = _index_arrays(A)
+    data = _values(A)
+    out = _check_out(out, (m, B.shape[1]), "out", B, data)
+    _check_indices(indices, indptr[-1], k, "A")
+    _spmm(indptr, indices, data, B, out)
+    return out
+
+
+def spmm_t(A, B, plan=None, out=None):
+    """Transposed sparse times dense: ``A.T @ B``.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR matrix or array, shape (m, k)
+    B : array_like, shape (m, n)
+        Real numbers; float64 is converted to float32, non-contiguous input copied.
+    plan : TransposePlan, optional
+        The transpose pattern of ``A`` (built here when not given). Pass a stored plan to
+        skip building it: only a gather of ``A.data`` remains. It is checked with
+        ``plan.matches(A)`` (shape, nnz, row pointers), not index by index: a plan built
+        from another pattern with the same row pointers gives wrong results.
+    out : ndarray of float32, shape (k, n), C-contiguous, optional
+        Buffer for the result (must not overlap ``B``); overwritten.
+
+    Returns
+    -------
+    ndarray of float32, shape (k, n)
+    """
+    A = _check_csr(A, "A")
+    B = _check_dense(B, "B")
+    m, k = A.shape
+    if B.shape[0] != m:
+        raise ValueError(f"A.T and B do not chain: A has shape {A.shape}, B has shape "
+                         f"{B.shape}; B needs {m} rows (A's row count)")
+    if plan is None:
+        plan = TransposePlan(A)
+    elif not isinstance(plan, TransposePlan):
+        raise TypeError(f"plan must be a TransposePlan or None; got {type(plan).__name__}")
+    elif not plan.matches(A):
+        raise ValueError(f"plan does not match A: plan is for shape {plan.shape} with "
+                         f"nnz={plan.nnz}, A has shape {A.shape} with nnz={_nnz(A)} (or other "
+                         f"row pointers); build a new TransposePlan(A)")
+    out = _check_out(out, (k, B.shape[1]), "out", B)
+    t_data = plan.transpose_data(A.data)
+    _spmm(plan.indptr, plan.indices, t_data, B, out)
+    return out
+
+
+def sddmm(A, X, Y, out=None):
+    """Sampled dense-dense product: ``(X @ Y)`` at the nonzeros of ``A``, in ``A.data`` order.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR matrix or array, shape (m, k)
+        Only the pattern is used; values are ignored. Any index order, duplicates allowed.
+    X : array_like, shape (m, d)
+    Y : array_like, shape (d, k)
+        Real numbers; float64 is converted to float32. The kernel reads rows of ``X`` and
+        columns of ``Y``: a C-contiguous ``X`` and an F-contiguous ``Y`` (e.g. ``Z.T``) are used
+        as they are, other layouts are copied once.
+    out : ndarray of float32, shape (nnz,), optional
+        Buffer for the result; overwritten.
+
+    Returns
+    -------
+    ndarray of float32, shape (nnz,)
+        ``out[p] = X[i, :] @ Y[:, indices[p]]`` for the nonzero ``p`` in row ``i``.
+    """
+    A = _check_csr(A, "A")
+    X = _check_dense(X, "X")
+    Yt = _check_dense(Y, "Y", transpose=True)  # rows of Yt are the columns of Y
+    m, k = A.shape
+    if X.shape[0] != m or Yt.shape[1] != X.shape[1] or Yt.shape[0] != k:
+        raise ValueError(f"X @ Y must have A's shape {A.shape} (X (m, d), Y (d, k)); got X of "
+                         f"shape {X.shape} and Y of shape {Yt.shape[::-1]}")
+    indptr, indices = _index_arrays(A)
+    nnz = int(indptr[-1])
+    out = _check_out(out, (nnz,), "out", X, Yt)
+    _check_indices(indices, nnz, k, "A")
+    if nnz * X.shape[1] >= PARALLEL_MIN_WORK:
+        _sddmm_parallel(indptr, indices, X, Yt, out, _n_chunks())
+    else:
+        _sddmm_serial(indptr, indices, X, Yt, out)
+    return out
+
+
+def csr_matrix_f32(W):
+    """A float32 CSR matrix with sorted indices, duplicates summed and explicit zeros removed.
+
+    Parameters
+    ----------
+    W : array_like or scipy.sparse matrix/array, shape (m, k)
+        Real numbers.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of float32, shape (m, k)
+        A new matrix (never a view of ``W``'s buffers).
+    """
+    sparse = sp.issparse(W)
+    if not sparse:
+        W = np.asarray(W)
+    if W.ndim != 2:
+        raise ValueError(f"W must be a 2-D array; got shape {W.shape}")
+    if np.iscomplexobj(W) or not (np.issubdtype(W.dtype, np.number) or W.dtype == np.bool_):
+        raise TypeError(f"W must hold real numbers; got dtype {W.dtype}")
+    if sparse:
+        M = sp.csr_matrix(W, dtype=np.float32, copy=True)
+    else:
+        M = sp.csr_matrix(W.astype(np.float32, copy=False))
+    M.sum_duplicates()  # also sorts the indices
+    M.eliminate_zeros()
+    return M
+
+
+# ------------------------------------------------------------------------ helpers
+
+def _n_chunks():
+    # only balances the work: results do not depend on the number of chunks
+    return _CHUNKS_PER_THREAD * get_num_threads()
+
+
+def _spmm(indptr, indices, data, B, out):
+    if int(indptr[-1]) * B.shape[1] >= PARALLEL_MIN_WORK:
+        _spmm_parallel(indptr, indices, data, B, out, _n_chunks())
+    else:
+        _spmm_serial(indptr, indices, data, B, out)
+
+
+def _check_csr(A, name):
+    if sp.issparse(A):
+        if A.format != "csr":
+            raise TypeError(f"{name} must be a scipy.sparse CSR matrix; got format "
+                            f"'{A.format}' ({type(A).__name__}): call {name}.tocsr() first")
+        if len(A.shape) != 2:
+            raise ValueError(f"{name} must be 2-D; got shape {A.shape}")
+        if np.iscomplexobj(A.data) or not (np.issubdtype(A.data.dtype, np.number)
+                                           or A.data.dtype == np.bool_):
+            raise TypeError(f"{name} must hold real numbers; got dtype {A.data.dtype}")
+        if A.indptr.shape[0] != A.shape[0] + 1:
+            raise ValueError(f"{name} is not a valid CSR matrix: indptr has "
+                             f"{A.indptr.shape[0]} entries for {A.shape[0]} rows")
+        return A
+    if isinstance(A, np.ndarray):
+        raise TypeError(f"{name} must be a scipy.sparse CSR matrix; got a dense ndarray: "
+                        f"convert it with csr_matrix_f32({name})")
+    raise TypeError(f"{name} must be a scipy.sparse CSR matrix; got {type(A).__name__}")
+
+
+def _nnz(A):
+    return int(A.indptr[-1])
+
+
+def _index_arrays(A):
+    """``indptr`` and ``indices`` as contiguous arrays of one integer type (numba specialises)."""
+    indptr, indices = A.indptr, A.indices
+    if indptr.dtype != indices.dtype:
+        itype = np.promote_types(indptr.dtype, indices.dtype)
+        indptr, indices = indptr.astype(itype), indices.astype(itype)
+    return np.ascontiguousarray(indptr), np.ascontiguousarray(indices)
+
+
+def _values(A):
+    data = A.data[:_nnz(A)]
+    if data.dtype != np.float32 or not data.flags.c_contiguous:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+    return data
+
+
+@njit(cache=True)
+def _index_range(indices, nnz):
+    lo, hi = 0, 0
+    if nnz > 0:
+        lo, hi = indices[0], indices[0]
+    for p in range(nnz):
+        v = indices[p]
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo, hi
+
+
+def _check_indices(indices, nnz, n_cols, name):
+    """Reject out-of-range column indices (they would make the kernel read out of bounds)."""
+    if indices.shape[0] < nnz:
+        raise ValueError(f"{name} is not a valid CSR matrix: indices has {indices.shape[0]} "
+                         f"entries, indptr says nnz={nnz}")
+    lo, hi = _index_range(indices, nnz)
+    if nnz and (lo < 0 or hi >= n_cols):
+        raise ValueError(f"{name} has column indices in [{lo}, {hi}], outside [0, {n_cols - 1}]")
+
+
+def _check_dense(x, name, transpose=False):
+    """``x`` (or ``x.T``) as a 2-D float32 C-contiguous array, copied only when needed."""
+    arr = np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array; got shape {arr.shape}")
+    if (np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
+                                     or arr.dtype == np.bool_)):
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    if transpose:
+        arr = arr.T
+    if arr.dtype != np.float32 or not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+    return arr
+
+
+def _check_out(out, shape, name, *inputs):
+    if out is None:
+        return np.empty(shape, np.float32)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array; got {type(out).__name__}")
+    if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous \
+            or not out.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous float32 array of shape "
+                         f"{shape}; got {out.dtype} array of shape {out.shape}"
+                         f"{'' if out.flags.c_contiguous else ', not C-contiguous'}")
+    for x in inputs:
+        if np.may_share_memory(out, x):
+            raise ValueError(f"{name} must not overlap the input arrays")
+    return out

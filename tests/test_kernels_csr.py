@@ -1,0 +1,441 @@
+"""CSR kernels (sparana_lite.kernels.csr) against NumPy/SciPy references."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sparana_lite.kernels import csr
+from sparana_lite.kernels.csr import TransposePlan, csr_matrix_f32, sddmm, spmm, spmm_t
+
+PROPERTY = settings(max_examples=50, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def random_csr(rng, m, k, density, dtype=np.float32):
+    W = rng.standard_normal((m, k)).astype(dtype)
+    W[rng.random((m, k)) >= density] = 0
+    return sp.csr_matrix(W), W
+
+
+def close(actual, expected, scale=None):
+    """float32 accumulation: compare relative to the scale of the result."""
+    expected = np.asarray(expected, dtype=np.float64)
+    if scale is None:
+        scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4 * scale)
+
+
+def sddmm_reference(A, X, Y):
+    """(X @ Y) at A's stored entries, in A.data order (whatever the index order)."""
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    return (np.asarray(X, np.float64) @ np.asarray(Y, np.float64))[rows, A.indices]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def path(request, monkeypatch):
+    """Run a test through the serial twin or the parallel driver, whatever the size."""
+    monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0 if request.param == "parallel" else 2**62)
+    return request.param
+
+
+# ---------------------------------------------------------------- property tests
+
+shapes = st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(1, 33))
+densities = st.sampled_from([0.0, 0.05, 0.3, 1.0])
+
+
+@PROPERTY
+@given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1),
+       parallel=st.booleans())
+def test_spmm_matches_numpy(shape, density, seed, parallel):
+    m, k, n = shape
+    rng = np.random.default_rng(seed)
+    A, W = random_csr(rng, m, k, density)
+    B = rng.standard_normal((k, n)).astype(np.float32)
+    kernel = csr._spmm_parallel if parallel else csr._spmm_serial
+    out = np.full((m, n), np.nan, np.float32)  # every element must be written
+    args = (A.indptr, A.indices, A.data, B, out) + ((3,) if parallel else ())
+    kernel(*args)
+    close(out, W.astype(np.float64) @ B)
+    close(spmm(A, B), W.astype(np.float64) @ B)
+
+
+@PROPERTY
+@given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1))
+def test_spmm_t_matches_numpy(shape, density, seed):
+    m, k, n = shape
+    rng = np.random.default_rng(seed)
+    A, W = random_csr(rng, m, k, density)
+    B = rng.standard_normal((m, n)).astype(np.float32)
+    close(spmm_t(A, B), W.T.astype(np.float64) @ B)
+
+
+@PROPERTY
+@given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1),
+       parallel=st.booleans())
+def test_sddmm_matches_numpy(shape, density, seed, parallel):
+    m, k, d = shape
+    rng = np.random.default_rng(seed)
+    A, _ = random_csr(rng, m, k, density)
+    X = rng.standard_normal((m, d)).astype(np.float32)
+    Y = rng.standard_normal((d, k)).astype(np.float32)
+    Yt = np.ascontiguousarray(Y.T)
+    out = np.full(A.nnz, np.nan, np.float32)
+    kernel = csr._sddmm_parallel if parallel else csr._sddmm_serial
+    kernel(A.indptr, A.indices, X, Yt, out, *((3,) if parallel else ()))
+    ref = sddmm_reference(A, X, Y)
+    close(out, ref, scale=np.sqrt(d))
+    close(sddmm(A, X, Y), ref, scale=np.sqrt(d))
+
+
+@PROPERTY
+@given(shape=shapes, seed=st.integers(0, 2**31 - 1), max_row=st.integers(0, 12))
+def test_raw_csr_unsorted_with_duplicates(shape, seed, max_row):
+    """CSR built by hand: empty rows, columns in random order, repeated columns."""
+    m, k, n = shape
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, max_row + 1, size=m)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    indices = rng.integers(0, k, size=indptr[-1])       # with repeats, unsorted
+    data = rng.standard_normal(indptr[-1]).astype(np.float32)
+    A = sp.csr_matrix((data, indices, indptr), shape=(m, k))
+    W = np.zeros((m, k))
+    np.add.at(W, (np.repeat(np.arange(m), counts), indices), data)
+    B = rng.standard_normal((k, n)).astype(np.float32)
+    Bt = rng.standard_normal((m, n)).astype(np.float32)
+    X = rng.standard_normal((m, n)).astype(np.float32)
+    Y = rng.standard_normal((n, k)).astype(np.float32)
+    scale = max(1.0, float(np.abs(data).sum()))
+    close(spmm(A, B), W @ B, scale=scale)
+    close(spmm_t(A, Bt), W.T @ Bt, scale=scale)
+    close(sddmm(A, X, Y), sddmm_reference(A, X, Y), scale=np.sqrt(n))
+    np.testing.assert_array_equal(A.indices, indices)  # nothing sorted in place
+
+
+# ---------------------------------------------------------------- awkward inputs
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 5, 3), (0, 4, 3), (4, 0, 3), (4, 3, 0)])
+def test_degenerate_shapes(m, k, n, rng, path):
+    A, W = random_csr(rng, m, k, 0.5)
+    B = rng.standard_normal((k, n)).astype(np.float32)
+    Bt = rng.standard_normal((m, n)).astype(np.float32)
+    X = rng.standard_normal((m, n)).astype(np.float32)
+    Y = rng.standard_normal((n, k)).astype(np.float32)
+    close(spmm(A, B), W @ B)
+    close(spmm_t(A, Bt), W.T @ Bt)
+    close(sddmm(A, X, Y), sddmm_reference(A, X, Y))
+    assert spmm(A, B).shape == (m, n) and spmm_t(A, Bt).shape == (k, n)
+
+
+def test_empty_rows_and_no_nonzeros(rng, path):
+    A, W = random_csr(rng, 50, 30, 0.2)
+    W[::3] = 0
+    A = sp.csr_matrix(W)
+    B = rng.standard_normal((30, 17)).astype(np.float32)
+    close(spmm(A, B), W @ B)
+    Z = sp.csr_matrix((50, 30), dtype=np.float32)
+    assert Z.nnz == 0
+    np.testing.assert_array_equal(spmm(Z, B), 0)
+    np.testing.assert_array_equal(spmm_t(Z, rng.standard_normal((50, 4))), 0)
+    assert sddmm(Z, rng.standard_normal((50, 4)), rng.standard_normal((4, 30))).shape == (0,)
+
+
+def test_all_dense(rng, path):
+    A, W = random_csr(rng, 40, 60, 1.0)
+    assert A.nnz == 40 * 60
+    B = rng.standard_normal((60, 70)).astype(np.float32)
+    close(spmm(A, B), W @ B)
+    Bt = rng.standard_normal((40, 9)).astype(np.float32)
+    close(spmm_t(A, Bt), W.T @ Bt)
+    X, Y = rng.standard_normal((40, 5)), rng.standard_normal((5, 60))
+    close(sddmm(A, X, Y), (X @ Y).ravel())
+
+
+def test_unsorted_indices_and_duplicates(rng, path):
+    # row 0: (0,2) twice and (0,0); row 2: columns in descending order
+    indptr = np.array([0, 3, 3, 6])
+    indices = np.array([2, 0, 2, 3, 1, 0])
+    data = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], np.float32)
+    A = sp.csr_matrix((data, indices, indptr), shape=(3, 4))
+    assert not A.has_sorted_indices
+    W = np.zeros((3, 4))
+    for i in range(3):
+        for p in range(indptr[i], indptr[i + 1]):
+            W[i, indices[p]] += data[p]
+    B = rng.standard_normal((4, 5)).astype(np.float32)
+    Bt = rng.standard_normal((3, 5)).astype(np.float32)
+    close(spmm(A, B), W @ B)
+    close(spmm_t(A, Bt), W.T @ Bt)
+    X = rng.standard_normal((3, 6)).astype(np.float32)
+    Y = rng.standard_normal((6, 4)).astype(np.float32)
+    out = sddmm(A, X, Y)
+    full = X.astype(np.float64) @ Y
+    close(out, [full[0, 2], full[0, 0], full[0, 2], full[2, 3], full[2, 1], full[2, 0]])
+    # the inputs are not reordered in place
+    np.testing.assert_array_equal(A.indices, indices)
+
+
+def test_float64_and_int_inputs_are_converted(rng, path):
+    A64, W = random_csr(rng, 20, 30, 0.3, dtype=np.float64)
+    B = rng.standard_normal((30, 8))  # float64
+    out = spmm(A64, B)
+    assert out.dtype == np.float32
+    close(out, W @ B)
+    assert spmm_t(A64, rng.standard_normal((20, 3))).dtype == np.float32
+    close(spmm(A64, np.ones((30, 2), np.int64)), W @ np.ones((30, 2)))
+    X, Y = rng.standard_normal((20, 5)), rng.standard_normal((5, 30))
+    got = sddmm(A64, X, Y)
+    assert got.dtype == np.float32
+    close(got, sddmm_reference(A64, X, Y))
+
+
+def test_non_contiguous_inputs(rng, path):
+    A, W = random_csr(rng, 25, 40, 0.3)
+    big = rng.standard_normal((80, 30)).astype(np.float32)
+    B_sliced = big[::2, 1:20]                                   # strided view (40, 19)
+    B_fortran = np.asfortranarray(rng.standard_normal((40, 19)).astype(np.float32))
+    for B in (B_sliced, B_fortran):
+        close(spmm(A, B), W @ B)
+    Bt = np.asfortranarray(rng.standard_normal((25, 6)).astype(np.float32))
+    close(spmm_t(A, Bt), W.T @ Bt)
+    X = np.asfortranarray(rng.standard_normal((25, 7)).astype(np.float32))
+    Z = rng.standard_normal((40, 7)).astype(np.float32)
+    Y_strided = rng.standard_normal((14, 80)).astype(np.float32)[::2, ::2]
+    for Y in (Z.T, np.ascontiguousarray(Z.T), Y_strided):    # F-order, C-order, strided
+        close(sddmm(A, X, Y), sddmm_reference(A, X, Y))
+    X_sliced = rng.standard_normal((50, 7)).astype(np.float32)[::2]
+    close(sddmm(A, X_sliced, Z.T), sddmm_reference(A, X_sliced, Z.T))
+
+
+def test_int64_indices(rng, path):
+    A, W = random_csr(rng, 30, 20, 0.4)
+    A64 = A.copy()
+    A64.indices, A64.indptr = A.indices.astype(np.int64), A.indptr.astype(np.int64)
+    assert A64.indices.dtype == np.int64
+    B = rng.standard_normal((20, 5)).astype(np.float32)
+    close(spmm(A64, B), W @ B)
+    Bt = rng.standard_normal((30, 5)).astype(np.float32)
+    close(spmm_t(A64, Bt), W.T @ Bt)
+    X, Y = rng.standard_normal((30, 4)), rng.standard_normal((4, 20))
+    close(sddmm(A64, X, Y), sddmm_reference(A, X, Y))
+
+
+def test_csr_array_accepted(rng):
+    A, W = random_csr(rng, 10, 12, 0.5)
+    B = rng.standard_normal((12, 3)).astype(np.float32)
+    close(spmm(sp.csr_array(A), B), W @ B)
+    Bt = rng.standard_normal((10, 2))
+    close(spmm_t(sp.csr_array(A), Bt), W.T @ Bt)
+    X, Y = rng.standard_normal((10, 3)), rng.standard_normal((3, 12))
+    close(sddmm(sp.csr_array(A), X, Y), sddmm_reference(A, X, Y))
+
+
+# ---------------------------------------------------------------- out= buffers
+
+def test_out_buffers_are_used(rng, path):
+    A, W = random_csr(rng, 30, 20, 0.3)
+    B = rng.standard_normal((20, 6)).astype(np.float32)
+    out = np.full((30, 6), np.nan, np.float32)
+    assert spmm(A, B, out=out) is out
+    close(out, W @ B)
+    Bt = rng.standard_normal((30, 6)).astype(np.float32)
+    out_t = np.full((20, 6), np.nan, np.float32)
+    assert spmm_t(A, Bt, out=out_t) is out_t
+    close(out_t, W.T @ Bt)
+    X, Y = rng.standard_normal((30, 4)), rng.standard_normal((4, 20))
+    out_v = np.full(A.nnz, np.nan, np.float32)
+    assert sddmm(A, X, Y, out=out_v) is out_v
+    close(out_v, sddmm_reference(A, X, Y))
+
+
+@pytest.mark.parametrize("bad", [np.empty((30, 5), np.float32), np.empty((30, 6), np.float64),
+                                 np.empty((6, 30), np.float32).T, [[0.0] * 6] * 30])
+def test_bad_out_rejected(bad, rng):
+    A, _ = random_csr(rng, 30, 20, 0.3)
+    with pytest.raises((ValueError, TypeError), match="out"):
+        spmm(A, rng.standard_normal((20, 6)), out=bad)
+
+
+def test_out_overlapping_input_rejected(rng):
+    A, _ = random_csr(rng, 20, 20, 0.3)
+    B = rng.standard_normal((20, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="out must not overlap"):
+        spmm(A, B, out=B)
+
+
+# ---------------------------------------------------------------- errors name the argument
+
+def test_wrong_types_and_shapes(rng):
+    A, W = random_csr(rng, 6, 4, 0.5)
+    B = np.ones((4, 3), np.float32)
+    for fmt in ("csc", "coo", "lil"):
+        with pytest.raises(TypeError, match=r"A must be a scipy.sparse CSR.*tocsr\(\)"):
+            spmm(A.asformat(fmt), B)
+    with pytest.raises(TypeError, match="A must be a scipy.sparse CSR.*dense"):
+        spmm(W, B)
+    with pytest.raises(TypeError, match="A must be"):
+        spmm([[1.0]], B)
+    with pytest.raises(ValueError, match=r"\(6, 4\).*\(5, 3\)"):
+        spmm(A, np.ones((5, 3)))
+    with pytest.raises(ValueError, match=r"B must be a 2-D array; got shape \(4,\)"):
+        spmm(A, np.ones(4))
+    with pytest.raises(TypeError, match="B must hold real numbers"):
+        spmm(A, np.ones((4, 3), complex))
+    with pytest.raises(TypeError, match="B must hold real numbers"):
+        spmm(A, np.array([["a"] * 3] * 4))
+    with pytest.raises(ValueError, match=r"A\.T and B.*\(6, 4\).*\(4, 3\)"):
+        spmm_t(A, np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"X.*\(6, 2\).*Y.*\(3, 4\)"):
+        sddmm(A, np.ones((6, 2)), np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"X.*\(5, 2\)"):
+        sddmm(A, np.ones((5, 2)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"Y must be a 2-D array"):
+        sddmm(A, np.ones((6, 2)), np.ones(2))
+    with pytest.raises(TypeError, match=r"A must hold real numbers"):
+        spmm(sp.csr_matrix(np.eye(4, dtype=complex)), B)
+
+
+def test_out_of_range_indices_rejected():
+    A = sp.csr_matrix((np.ones(2, np.float32), np.array([0, 9]), np.array([0, 1, 2])),
+                      shape=(2, 3))
+    with pytest.raises(ValueError, match=r"A has column indices in \[0, 9\]"):
+        spmm(A, np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"A has column indices"):
+        TransposePlan(A)
+    with pytest.raises(ValueError, match=r"A has column indices"):
+        sddmm(A, np.ones((2, 2)), np.ones((2, 3)))
+
+
+# ---------------------------------------------------------------- transpose plan
+
+def test_plan_pattern_and_refresh(rng, path):
+    A, W = random_csr(rng, 40, 25, 0.3)
+    plan = TransposePlan(A)
+    AT = A.T.tocsr()
+    AT.sort_indices()
+    np.testing.assert_array_equal(plan.indptr, AT.indptr)
+    np.testing.assert_array_equal(plan.indices, AT.indices)
+    np.testing.assert_array_equal(plan.transpose_data(A.data), AT.data)
+    assert plan.matches(A) and plan.matches(A, check_indices=True)
+
+    B = rng.standard_normal((40, 7)).astype(np.float32)
+    close(spmm_t(A, B, plan=plan), W.T @ B)
+    # training changes the values, never the pattern: the plan stays valid
+    A.data[:] = rng.standard_normal(A.nnz).astype(np.float32)
+    W2 = A.toarray()
+    close(spmm_t(A, B, plan=plan), W2.T @ B)
+    out = np.empty(A.nnz, np.float32)
+    assert plan.transpose_data(A.data, out=out) is out
+
+
+def test_plan_mismatch_rejected(rng):
+    A, _ = random_csr(rng, 40, 25, 0.3)
+    plan = TransposePlan(A)
+    B = rng.standard_normal((40, 3)).astype(np.float32)
+    other, _ = random_csr(rng, 40, 25, 0.5)
+    assert not plan.matches(other)
+    with pytest.raises(ValueError, match="plan does not match A"):
+        spmm_t(other, B, plan=plan)
+    assert not plan.matches(sp.csr_matrix((40, 26), dtype=np.float32))
+    with pytest.raises(TypeError, match="plan must be a TransposePlan"):
+        spmm_t(A, B, plan="yes")
+    # same row lengths, other columns: only the full check sees it
+    moved = A.copy()
+    moved.indices = (moved.indices + 1) % 25
+    assert plan.matches(moved) and not plan.matches(moved, check_indices=True)
+    with pytest.raises(ValueError, match="data must be a 1-D array"):
+        plan.transpose_data(np.ones(3))
+
+
+def test_plan_with_unsorted_duplicates(rng):
+    A = sp.csr_matrix((np.array([1.0, 2.0, 3.0, 4.0], np.float32), np.array([2, 0, 2, 1]),
+                       np.array([0, 3, 4])), shape=(2, 3))
+    plan = TransposePlan(A)
+    assert plan.matches(A, check_indices=True)
+    B = rng.standard_normal((2, 4)).astype(np.float32)
+    W = np.array([[2.0, 0, 4.0], [0, 4.0, 0]])
+    close(spmm_t(A, B, plan=plan), W.T @ B)
+
+
+# ---------------------------------------------------------------- csr_matrix_f32
+
+def test_csr_matrix_f32():
+    W = np.array([[0.0, 1.5, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, -1.0]])
+    M = csr_matrix_f32(W)
+    assert isinstance(M, sp.csr_matrix) and M.dtype == np.float32
+    assert M.nnz == 3 and M.has_sorted_indices
+    np.testing.assert_array_equal(M.toarray(), W)
+    coo = sp.coo_matrix((np.array([1.0, 0.0, 2.0]), (np.array([1, 0, 1]), np.array([2, 0, 0]))),
+                        shape=(2, 3))
+    M2 = csr_matrix_f32(coo)
+    assert M2.nnz == 2 and M2.has_sorted_indices and M2.dtype == np.float32
+    unsorted = sp.csr_matrix((np.array([1.0, 0.0, 2.0, 3.0]), np.array([2, 1, 0, 2]),
+                              np.array([0, 4, 4])), shape=(2, 3))
+    M3 = csr_matrix_f32(unsorted)
+    np.testing.assert_array_equal(M3.toarray(), [[2.0, 0.0, 4.0], [0, 0, 0]])
+    assert M3.nnz == 2 and M3.has_sorted_indices
+    assert unsorted.nnz == 4  # the argument is untouched
+    with pytest.raises(ValueError, match="W must be a 2-D"):
+        csr_matrix_f32(np.ones(3))
+    with pytest.raises(TypeError, match="W must hold real"):
+        csr_matrix_f32(np.ones((2, 2), complex))
+
+
+# ---------------------------------------------------------------- thread independence
+
+_THREADS_SCRIPT = """
+import sys, numba, numpy as np, scipy.sparse as sp
+numba.set_num_threads(int(sys.argv[1]))
+from sparana_lite.kernels import csr
+rng = np.random.default_rng(1)
+W = rng.standard_normal((300, 200)).astype(np.float32)
+W[rng.random(W.shape) < 0.7] = 0
+A = sp.csr_matrix(W)
+out = [csr.spmm(A, rng.standard_normal((200, 37)).astype(np.float32)),
+       csr.spmm_t(A, rng.standard_normal((300, 37)).astype(np.float32)),
+       csr.sddmm(A, rng.standard_normal((300, 29)), rng.standard_normal((29, 200)))]
+sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out))
+"""
+
+
+def test_results_do_not_depend_on_thread_count():
+    """Bitwise equal results with 1 and 2 numba threads (fresh processes, parallel path)."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    runs = [subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(t)], env=env,
+                           capture_output=True, check=True).stdout for t in (1, 2)]
+    assert len(runs[0]) > 0 and runs[0] == runs[1]
+
+
+def test_serial_and_parallel_paths_agree_bitwise(rng):
+    A, _ = random_csr(rng, 200, 150, 0.3)
+    B = rng.standard_normal((150, 64)).astype(np.float32)
+    X = rng.standard_normal((200, 48)).astype(np.float32)
+    Yt = rng.standard_normal((150, 48)).astype(np.float32)
+    ser, par = np.empty((200, 64), np.float32), np.empty((200, 64), np.float32)
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser)
+    for chunks in (1, 2, 7, 64):
+        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, chunks)
+        np.testing.assert_array_equal(par, ser)
+    v_ser, v_par = np.empty(A.nnz, np.float32), np.empty(A.nnz, np.float32)
+    csr._sddmm_serial(A.indptr, A.indices, X, Yt, v_ser)
+    csr._sddmm_parallel(A.indptr, A.indices, X, Yt, v_par, 5)
+    np.testing.assert_array_equal(v_par, v_ser)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 3, 8, 1000])
+def test_balanced_row_chunks(n_chunks, rng):
+    A, _ = random_csr(rng, 97, 50, 0.2)
+    A = sp.csr_matrix(A.toarray() * (np.arange(97) % 5 != 0)[:, None])  # some empty rows
+    bounds = csr._balanced_row_chunks(A.indptr, n_chunks)
+    assert bounds.shape == (n_chunks + 1,) and bounds[0] == 0 and bounds[-1] == 97
+    assert np.all(np.diff(bounds) >= 0)
