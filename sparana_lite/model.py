@@ -319,6 +319,13 @@ class MLP:
         x, y = self._checked_xy(x, y)
         acts = self.forward(x)
         _, d = self._loss_and_error(acts[-1], y)
+        return self.backprop_to_input(acts, d)
+
+    def backprop_to_input(self, acts, d):
+        """Carry an error d = d f / d z_L (n, classes) back to the input: d f / d x (n, n_features).
+
+        ``acts`` are the activations from :meth:`forward`; ``d`` is overwritten.
+        """
         kinds = self._kinds()
         for i in range(len(self.layers) - 1, 0, -1):
             d = K.act_grad_(self.layers[i].back_product(d), acts[i], kinds[i - 1])
