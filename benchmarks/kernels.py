@@ -117,6 +117,7 @@ def products(args, kernels):
     B = rng.standard_normal((n, b)).astype(np.float32)
     X = rng.standard_normal((n, b)).astype(np.float32)
     Y = rng.standard_normal((b, n)).astype(np.float32)
+    Y_f = np.asfortranarray(Y)  # Y as the transpose of a C-contiguous array: sddmm copies nothing
     rows = []
     for s in args.sparsities:
         W = layer(n, s, rng)
@@ -144,6 +145,7 @@ def products(args, kernels):
         }, args.repeats, args.interleave)
         ts = medians({
             "sddmm": lambda: kernels.sddmm(A, X, Y, out=out_v),
+            "sddmm_f": lambda: kernels.sddmm(A, X, Y_f, out=out_v),
             "numpy": lambda: (X @ Y)[r, c],
             "scipy": lambda: pattern.multiply(X @ Y),
         }, args.repeats, args.interleave)
@@ -166,11 +168,12 @@ def products(args, kernels):
               f"{tt['scipy'] / tt['spmm_t']:7.2f} {tt['numpy'] / tt['spmm_t']:7.2f} | "
               f"{ts['sddmm'] * 1e3:8.3f} {ts['numpy'] / ts['sddmm']:7.2f} "
               f"{ts['scipy'] / ts['sddmm']:7.2f}")
-    print("\nbaselines (ms):")
+    print("\nbaselines and extras (ms):")
     for s, _, t, tt, ts, t_plan in rows:
         print(f"  {s:4.0%}: scipy A@B {t['scipy'] * 1e3:.3f}, numpy W@B {t['numpy'] * 1e3:.3f}, "
               f"scipy A.T@B {tt['scipy'] * 1e3:.3f}, numpy W.T@B {tt['numpy'] * 1e3:.3f}, "
               f"numpy (X@Y)[r,c] {ts['numpy'] * 1e3:.3f}, scipy multiply {ts['scipy'] * 1e3:.3f}"
+              f"; sddmm with an F-ordered Y (no copy of Y.T) {ts['sddmm_f'] * 1e3:.3f}"
               f"; building the TransposePlan (once per pattern) {t_plan * 1e3:.3f}")
     vs_scipy = min(t["scipy"] / t["spmm"] for _, _, t, *_ in rows)
     dense = [t["numpy"] / t["spmm"] for s, _, t, *_ in rows if s >= 0.9 - 1e-9]

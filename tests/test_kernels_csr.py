@@ -316,6 +316,19 @@ def test_out_of_range_indices_rejected():
         sddmm(A, np.ones((2, 2)), np.ones((2, 3)))
 
 
+def test_corrupt_indptr_rejected():
+    A = sp.csr_matrix((np.ones(2, np.float32), np.array([0, 1]), np.array([0, 1, 2])),
+                      shape=(2, 3))
+    A.indptr = np.array([0, 3, 2], dtype=A.indptr.dtype)  # row 0 would read past the end
+    with pytest.raises(ValueError, match="A is not a valid CSR matrix: indptr"):
+        spmm(A, np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match="A is not a valid CSR matrix: indptr"):
+        TransposePlan(A)
+    A.indptr = np.array([0, 1, 5], dtype=A.indptr.dtype)
+    with pytest.raises(ValueError, match="A is not a valid CSR matrix: data has 2"):
+        sddmm(A, np.ones((2, 2)), np.ones((2, 3)))
+
+
 # ---------------------------------------------------------------- transpose plan
 
 def test_plan_pattern_and_refresh(rng, path):

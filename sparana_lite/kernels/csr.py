@@ -212,7 +212,7 @@ class TransposePlan:
         indptr, indices = _index_arrays(A)
         self.shape = (int(m), int(k))
         self.nnz = int(indptr[-1])
-        _check_indices(indices, self.nnz, k, "A")
+        _check_pattern(indptr, indices, k, "A")
         t_indptr, t_indices, perm = _transpose_pattern(indptr, indices, k)
         # int32 indices when they fit: less index traffic in the kernels
         itype = np.int32 if max(m, k, self.nnz) < np.iinfo(np.int32).max else np.int64
@@ -303,7 +303,7 @@ def spmm(A, B, out=None):
     indptr, indices = _index_arrays(A)
     data = _values(A)
     out = _check_out(out, (m, B.shape[1]), "out", B, data)
-    _check_indices(indices, indptr[-1], k, "A")
+    _check_pattern(indptr, indices, k, "A")
     _spmm(indptr, indices, data, B, out)
     return out
 
@@ -378,7 +378,7 @@ def sddmm(A, X, Y, out=None):
     indptr, indices = _index_arrays(A)
     nnz = int(indptr[-1])
     out = _check_out(out, (nnz,), "out", X, Yt)
-    _check_indices(indices, nnz, k, "A")
+    _check_pattern(indptr, indices, k, "A")
     if nnz * X.shape[1] >= PARALLEL_MIN_WORK:
         _sddmm_parallel(indptr, indices, X, Yt, out, _n_chunks())
     else:
@@ -442,6 +442,9 @@ def _check_csr(A, name):
         if A.indptr.shape[0] != A.shape[0] + 1:
             raise ValueError(f"{name} is not a valid CSR matrix: indptr has "
                              f"{A.indptr.shape[0]} entries for {A.shape[0]} rows")
+        if A.data.shape[0] < A.indptr[-1]:
+            raise ValueError(f"{name} is not a valid CSR matrix: data has {A.data.shape[0]} "
+                             f"entries, indptr says nnz={A.indptr[-1]}")
         return A
     if isinstance(A, np.ndarray):
         raise TypeError(f"{name} must be a scipy.sparse CSR matrix; got a dense ndarray: "
@@ -470,6 +473,16 @@ def _values(A):
 
 
 @njit(cache=True)
+def _indptr_ok(indptr):
+    if indptr.shape[0] == 0 or indptr[0] != 0:
+        return False
+    for i in range(indptr.shape[0] - 1):
+        if indptr[i + 1] < indptr[i]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def _index_range(indices, nnz):
     lo, hi = 0, 0
     if nnz > 0:
@@ -481,8 +494,12 @@ def _index_range(indices, nnz):
     return lo, hi
 
 
-def _check_indices(indices, nnz, n_cols, name):
-    """Reject out-of-range column indices (they would make the kernel read out of bounds)."""
+def _check_pattern(indptr, indices, n_cols, name):
+    """Reject CSR arrays that would make a kernel read out of bounds (O(m + nnz), cheap)."""
+    if not _indptr_ok(indptr):
+        raise ValueError(f"{name} is not a valid CSR matrix: indptr must start at 0 and never "
+                         f"decrease")
+    nnz = int(indptr[-1])
     if indices.shape[0] < nnz:
         raise ValueError(f"{name} is not a valid CSR matrix: indices has {indices.shape[0]} "
                          f"entries, indptr says nnz={nnz}")
