@@ -296,3 +296,7 @@ def attack_sweep_figure(lq_model, sce_model, x, y, strengths, method="fgsm", ind
                  f"{classes[int(y[index])]}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# Re-exported here (prune_explorer imports Explorer from this module, so this import is last).
+from .prune_explorer import prune_explorer, prune_sweep, prune_sweep_figure  # noqa: E402,F401

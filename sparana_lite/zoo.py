@@ -58,7 +58,7 @@ CONFIGS = {
     "sce-fashion": Config(BLOG_WIDTHS, "sce", BLOG_ADAM, 250, 2000, 20_000, "fashion_mnist",
                           description="the SCE model on Fashion-MNIST"),
     "lq-sgd-2019": Config((784, 1500, 1000, 600, 10), "lq", {"name": "sgd", "lr": 1e-4, "l2": 1e-4},
-                          150, 6000, 100_000, "mnist",
+                          150, 4000, 100_000, "mnist",
                           description="the 2019 demo's LQ model (SGD, 98.33% after 100,000 steps)"),
 }
 
