@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 	$(PY) -m sparana_lite
 
 test: $(VENV)/.installed
-	$(PY) -m pytest --nbval-lax --nbval-current-env tests book
+	$(PY) -m pytest --nbval-lax --nbval-current-env --durations=10 tests book
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
