@@ -18,33 +18,27 @@ def _replace(tmp, path):
     os.replace(tmp, path)
 
 
-def atomic_save_npz(path, **arrays):
-    """Save arrays to ``path`` (.npz, uncompressed) so that readers never see a half-written file."""
+def _atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
         _replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_save_npz(path, **arrays):
+    """Save arrays to ``path`` (.npz, uncompressed) so that readers never see a half-written file."""
+    return _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def atomic_write_bytes(path, data):
     """Write ``data`` (bytes) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        _replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return _atomic_write(path, lambda f: f.write(data))
