@@ -81,6 +81,8 @@ def test_same_seed_same_result_other_seed_other_result():
 @pytest.mark.parametrize("sparse", [False, True])
 def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, sparse):
     """The parallel kernels (forced on here) compute each element in one thread, in order."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("NUMBA_NUM_THREADS < 2; test_kernels_csr checks threads in subprocesses")
     monkeypatch.setattr(dense, "PARALLEL_MIN_SIZE", 0)
     monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0)
     x, y = small_mnist.x_train[:500], small_mnist.y_train[:500]
