@@ -24,9 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validate as V
+from . import device as D
 from ._io import atomic_save_npz
 from .kernels import dense as K
-from .kernels.csr import TransposePlan, csr_matrix_f32, sddmm, spmm, spmm_t
 
 FORMAT = "sparana_lite.MLP"
 FORMAT_VERSION = 1
@@ -35,60 +35,71 @@ PREDICT_CHUNK = 8192  # rows per forward pass at inference, to bound memory
 
 
 class DenseLayer:
-    """A fully connected layer with a dense float32 weight matrix (n_in, n_out)."""
+    """A fully connected layer with a dense float32 weight matrix (n_in, n_out).
+
+    Its arrays live on ``device`` (:mod:`sparana_lite.device`), whose kernels it calls.
+    """
 
     sparse = False
 
-    def __init__(self, W, b, mask=None):
-        self.W = np.ascontiguousarray(W, dtype=np.float32)
-        self.b = np.ascontiguousarray(b, dtype=np.float32)
-        self.mask = None if mask is None else np.ascontiguousarray(mask, dtype=bool)
+    def __init__(self, W, b, mask=None, device=D.CPU):
+        self.device = device
+        self.W = device.asarray(W)
+        self.b = device.asarray(b)
+        self.mask = None if mask is None else device.asarray(mask, dtype=bool)
 
     @property
     def shape(self):
         return self.W.shape
 
     def dense_weight(self):
-        return self.W
+        return self.device.to_host(self.W)
 
     def product(self, a):
         """a @ W for a (n, n_in) -> (n, n_out), a fresh C-contiguous array."""
-        return a @ self.W
+        return self.device.matmul(a, self.W)
 
     def back_product(self, d):
         """d @ W.T for d (n, n_out) -> (n, n_in)."""
-        return d @ self.W.T
+        return self.device.matmul_nt(d, self.W)
 
     def weight_gradient(self, a, d, out=None):
         """a.T @ d, (n_in, n_out)."""
-        return np.matmul(a.T, d, out=out)
+        return self.device.matmul_tn(a, d, out=out)
 
     def params(self):
         """Flat views of the trainable weight values and their mask (or None)."""
         return self.W.reshape(-1), None if self.mask is None else self.mask.reshape(-1)
 
     def nnz(self):
-        return int(np.count_nonzero(self.W))
+        return int(np.count_nonzero(self.dense_weight()))
 
     def copy(self):
         return DenseLayer(self.W.copy(), self.b.copy(), None if self.mask is None else self.mask.copy())
+
+    def to_device(self, device):
+        """A copy of this layer on ``device``."""
+        host = self.device.to_host
+        return DenseLayer(host(self.W).copy(), host(self.b).copy(),
+                          None if self.mask is None else host(self.mask).copy(), device)
 
 
 class CSRLayer:
     """A layer whose weight matrix (n_in, n_out) is stored in CSR; only its nonzeros train.
 
-    Products run on :mod:`sparana_lite.kernels.csr`: ``a @ W`` as ``(W.T @ a.T).T`` through a
-    cached transpose pattern, ``d @ W.T`` as ``(W @ d.T).T``, and the weight gradient as an
-    SDDMM at the nonzeros, so a dense gradient is never formed.
+    Products run on :mod:`sparana_lite.kernels.csr` (or its GPU twin): ``a @ W`` as
+    ``(W.T @ a.T).T`` through a cached transpose pattern, ``d @ W.T`` as ``(W @ d.T).T``, and
+    the weight gradient as an SDDMM at the nonzeros, so a dense gradient is never formed.
     """
 
     sparse = True
     mask = None
 
-    def __init__(self, W, b):
-        self.W = csr_matrix_f32(W)
-        self.b = np.ascontiguousarray(b, dtype=np.float32)
-        self.plan = TransposePlan(self.W)
+    def __init__(self, W, b, device=D.CPU):
+        self.device = device
+        self.W = device.csr_matrix(W)
+        self.b = device.asarray(b)
+        self.plan = device.transpose_plan(self.W)
 
     @property
     def shape(self):
@@ -98,23 +109,30 @@ class CSRLayer:
         return self.W.toarray()
 
     def product(self, a):
-        return spmm_t(self.W, np.ascontiguousarray(a.T), plan=self.plan).T.copy()
+        k = self.device
+        return k.transpose(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
 
     def back_product(self, d):
-        return spmm(self.W, np.ascontiguousarray(d.T)).T.copy()
+        k = self.device
+        return k.transpose(k.spmm(self.W, k.transpose(d)))
 
     def weight_gradient(self, a, d, out=None):
         """(a.T @ d) at W's nonzeros, in W.data order: a vector (nnz,)."""
-        return sddmm(self.W, np.ascontiguousarray(a.T), d, out=out)
+        return self.device.sddmm(self.W, self.device.transpose(a), d, out=out)
 
     def params(self):
         return self.W.data, None
 
     def nnz(self):
-        return int(np.count_nonzero(self.W.data))
+        return int(np.count_nonzero(self.device.to_host(self.W.data)))
 
     def copy(self):
         return CSRLayer(self.W.copy(), self.b.copy())
+
+    def to_device(self, device):
+        """A copy of this layer on ``device``."""
+        W = self.W.to_scipy() if hasattr(self.W, "to_scipy") else self.W.copy()
+        return CSRLayer(W, self.device.to_host(self.b).copy(), device)
 
 
 class MLP:
@@ -167,6 +185,34 @@ class MLP:
         return model
 
     @property
+    def device(self):
+        """The device that holds the weights and runs the kernels: ``"cpu"`` or ``"cuda"``."""
+        return self.layers[0].device.name
+
+    def to_device(self, device):
+        """A copy of the model on ``device`` ("cpu" or "cuda"); its arrays live there.
+
+        On "cuda" the weights, and the optimizer state and batches of :func:`sparana_lite.train`,
+        stay on the GPU for the whole run. A model on the GPU trains and evaluates (``logits``,
+        ``output``, ``predict``, ``accuracy``, ``class_accuracy``, ``loss``; ``weights`` and
+        ``biases`` give host copies); move it back with ``to_device("cpu")`` for the rest
+        (pruning, saving, gradients, conversions).
+
+        Raises
+        ------
+        sparana_lite.device.DeviceUnavailableError
+            For "cuda" where numba-cuda or a GPU is missing; the message says what to install.
+        """
+        dev = D.get(device)
+        return MLP.from_layers([layer.to_device(dev) for layer in self.layers], self.head,
+                               self.activation, self.seed, self.metadata)
+
+    def _require_cpu(self, what):
+        if self.device != "cpu":
+            raise RuntimeError(f"{what} needs the model on the CPU; this one is on "
+                               f"{self.device!r}: use model.to_device('cpu') first")
+
+    @property
     def widths(self):
         return [self.layers[0].shape[0]] + [layer.shape[1] for layer in self.layers]
 
@@ -182,7 +228,7 @@ class MLP:
 
     @property
     def biases(self):
-        return [layer.b for layer in self.layers]
+        return [layer.device.to_host(layer.b) for layer in self.layers]
 
     @property
     def masks(self):
@@ -216,16 +262,17 @@ class MLP:
 
     def forward(self, x):
         """All activations for a checked float32 batch: [x, a_1, ..., a_{L-1}, z_L]."""
+        dev = self.layers[0].device
         acts = [x]
         for layer, kind in zip(self.layers, self._kinds()):
-            acts.append(K.bias_act_(layer.product(acts[-1]), layer.b, kind))
+            acts.append(dev.bias_act_(layer.product(acts[-1]), layer.b, kind))
         return acts
 
     def _logits_checked(self, x):
-        if x.shape[0] <= PREDICT_CHUNK:
-            return self.forward(x)[-1]
-        return np.concatenate([self.forward(x[i:i + PREDICT_CHUNK])[-1]
-                               for i in range(0, x.shape[0], PREDICT_CHUNK)])
+        dev = self.layers[0].device
+        chunks = [dev.to_host(self.forward(dev.asarray(x[i:i + PREDICT_CHUNK]))[-1])
+                  for i in range(0, max(x.shape[0], 1), PREDICT_CHUNK)]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def logits(self, x):
         """Pre-head values z_L, float32 (n, classes). For LQ these are also the outputs."""
@@ -286,14 +333,14 @@ class MLP:
         Returns a list of (dW, db) per layer: dW is (n_in, n_out) for dense layers and a
         vector (nnz,) in ``W.data`` order for CSR layers. ``d`` is overwritten.
         """
-        kinds = self._kinds()
+        kinds, dev = self._kinds(), self.layers[0].device
         grads = [None] * len(self.layers)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             out = None if grads_out is None else grads_out[i][0]
-            grads[i] = (layer.weight_gradient(acts[i], d, out=out), d.sum(axis=0))
+            grads[i] = (layer.weight_gradient(acts[i], d, out=out), dev.column_sum(d))
             if i > 0:
-                d = K.act_grad_(layer.back_product(d), acts[i], kinds[i - 1])
+                d = dev.act_grad_(layer.back_product(d), acts[i], kinds[i - 1])
         return grads
 
     def gradients(self, x, y):
@@ -302,6 +349,7 @@ class MLP:
         Dense layers give arrays (n_in, n_out); CSR layers give CSR matrices with the layer's
         sparsity pattern (the gradient exists only for stored weights).
         """
+        self._require_cpu("gradients")
         x, y = self._checked_xy(x, y)
         acts = self.forward(x)
         _, d = self._loss_and_error(acts[-1], y)
@@ -316,6 +364,7 @@ class MLP:
     def input_gradient(self, x, y):
         """d loss / d x, float32 (n, n_features): the direction in input space that raises the
         loss fastest (what a gradient-sign attack follows)."""
+        self._require_cpu("input_gradient")
         x, y = self._checked_xy(x, y)
         acts = self.forward(x)
         _, d = self._loss_and_error(acts[-1], y)
@@ -333,6 +382,7 @@ class MLP:
 
     # ---------------------------------------------------------------- conversions
     def copy(self):
+        self._require_cpu("copy")
         return MLP.from_layers([layer.copy() for layer in self.layers], self.head,
                                self.activation, self.seed, self.metadata)
 
@@ -342,6 +392,7 @@ class MLP:
         Zero weights are dropped from storage, so they stay zero in training. Outputs equal
         the dense model's up to float32 rounding.
         """
+        self._require_cpu("to_sparse")
         chosen = self._layer_indices(layers)
         new = [CSRLayer(l.dense_weight() if l.mask is None else l.dense_weight() * l.mask, l.b.copy())
                if i in chosen and not l.sparse else l.copy() for i, l in enumerate(self.layers)]
@@ -350,6 +401,7 @@ class MLP:
     def to_dense(self):
         """A new model with every layer dense. Former CSR layers get a mask so their zeros
         stay zero when trained."""
+        self._require_cpu("to_dense")
         new = [DenseLayer(l.dense_weight(), l.b.copy(), l.W.toarray() != 0) if l.sparse else l.copy()
                for l in self.layers]
         return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
@@ -357,6 +409,7 @@ class MLP:
     def with_masks(self, masks):
         """A new model whose dense layers train only where ``masks[i]`` is True (and are zero
         elsewhere). ``masks[i]`` may be None to leave layer i unmasked."""
+        self._require_cpu("with_masks")
         if len(masks) != len(self.layers):
             raise ValueError(f"masks must have one entry per layer ({len(self.layers)}); got {len(masks)}")
         new = []
@@ -386,6 +439,7 @@ class MLP:
     # ----------------------------------------------------------------- save, load
     def save(self, path):
         """Write the model to ``path`` (.npz, no pickle), atomically. Returns the path."""
+        self._require_cpu("save")
         path = Path(path)
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "head": self.head,
                 "activation": self.activation, "seed": self.seed, "widths": self.widths,

@@ -12,7 +12,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _validate as V
-from .kernels import dense as K
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -39,12 +38,12 @@ class SGD:
     def config(self):
         return {"name": "sgd", "lr": self.lr, "momentum": self.momentum, "l2": self.l2}
 
-    def _new_state(self, p):
-        return (np.zeros_like(p),)
+    def _new_state(self, p, dev):
+        return (dev.zeros_like(p),)
 
-    def _update(self, p, g, mask, state, batch_size, decay_on):
+    def _update(self, dev, p, g, mask, state, batch_size, decay_on, guard=None):
         decay = self.lr * self.l2 / batch_size if decay_on else 0.0
-        K.sgd_update_(p, g, state[0], mask, self.lr, self.momentum, decay)
+        dev.sgd_update_(p, g, state[0], mask, self.lr, self.momentum, decay, guard)
 
     def _begin_step(self):
         pass
@@ -80,17 +79,17 @@ class Adam:
         return {"name": "adam", "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
                 "eps": self.eps, "l2": self.l2, "clip": self.clip}
 
-    def _new_state(self, p):
-        return (np.zeros_like(p), np.zeros_like(p))
+    def _new_state(self, p, dev):
+        return (dev.zeros_like(p), dev.zeros_like(p))
 
     def _begin_step(self):
         self.t += 1
         self._lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.t) / (1.0 - self.beta1 ** self.t)
 
-    def _update(self, p, g, mask, state, batch_size, decay_on):
+    def _update(self, dev, p, g, mask, state, batch_size, decay_on, guard=None):
         decay = self.lr * self.l2 / batch_size if decay_on else 0.0
-        K.adam_update_(p, g, state[0], state[1], mask, self._lr_t, self.beta1, self.beta2,
-                       self.eps, decay, self.clip)
+        dev.adam_update_(p, g, state[0], state[1], mask, self._lr_t, self.beta1, self.beta2,
+                         self.eps, decay, self.clip, guard)
 
 
 @dataclass
@@ -111,12 +110,20 @@ class History:
 def batch_indices(n, batch_size, steps, seed):
     """Yield ``steps`` index arrays of ``batch_size`` samples: walk a seeded permutation and
     draw a fresh one when the next batch would not fit (the remainder is dropped)."""
+    for order, pos in batch_positions(n, batch_size, steps, seed):
+        yield order[pos:pos + batch_size]
+
+
+def batch_positions(n, batch_size, steps, seed):
+    """The batches of :func:`batch_indices` as ``(order, start)`` pairs: batch = order[start:
+    start + batch_size]. ``order`` is the same array object until a fresh permutation is drawn,
+    so a device copies each permutation once."""
     rng = np.random.default_rng(seed)
     order, pos = rng.permutation(n), 0
     for _ in range(steps):
         if pos + batch_size > n:
             order, pos = rng.permutation(n), 0
-        yield order[pos:pos + batch_size]
+        yield order, pos
         pos += batch_size
 
 
@@ -125,7 +132,8 @@ def _bind_state(optimizer, model):
     layout = [(layer.sparse, layer.params()[0].shape, layer.b.shape) for layer in model.layers]
     st = optimizer._state
     if st is None or st["model"] is not model or st["layout"] != layout:
-        state = [(optimizer._new_state(layer.params()[0]), optimizer._new_state(layer.b))
+        dev = model.layers[0].device
+        state = [(optimizer._new_state(layer.params()[0], dev), optimizer._new_state(layer.b, dev))
                  for layer in model.layers]
         optimizer._state = {"model": model, "layout": layout, "state": state}
         if hasattr(optimizer, "t"):
@@ -137,25 +145,29 @@ def make_step(model, optimizer, batch_size):
     """The body of the training loop: ``step(xb, yb) -> loss`` on one checked batch.
 
     Forward, loss and error at the head, backward into reused gradient buffers, then the
-    optimizer's fused update of every layer's weights (respecting masks) and biases.
+    optimizer's fused update of every layer's weights (respecting masks) and biases. Every
+    array op goes to the model's device (:mod:`sparana_lite.device`); on the GPU the batch, the
+    returned loss (a device scalar) and all work stay there.
     """
+    dev = model.layers[0].device
     state = _bind_state(optimizer, model)
     params = [layer.params() for layer in model.layers]  # (flat weight values, flat mask)
-    no_mask = np.zeros(0, dtype=bool)
-    grad_bufs = [(np.empty(layer.W.nnz if layer.sparse else layer.shape, np.float32), None)
+    no_mask = dev.asarray(np.zeros(0, dtype=bool), dtype=bool)
+    grad_bufs = [(dev.empty(layer.W.nnz if layer.sparse else layer.shape, np.float32), None)
                  for layer in model.layers]
+    guard = dev.new_guard()  # GPU: set by a non-finite loss, it turns the updates into no-ops
 
     def step(xb, yb):
         acts = model.forward(xb)
-        loss, d = model._loss_and_error(acts[-1], yb)
-        if not np.isfinite(loss):
+        loss, d = dev.loss_and_error(model, acts[-1], yb, guard)
+        if not dev.may_update(loss):
             return loss  # the caller reports divergence; the weights are left untouched
         grads = model.backward(acts, d, grads_out=grad_bufs)
         optimizer._begin_step()
         for layer, (w, mask), (gW, gb), (sw, sb) in zip(model.layers, params, grads, state):
-            optimizer._update(w, gW.reshape(-1), no_mask if mask is None else mask, sw,
-                              batch_size, True)
-            optimizer._update(layer.b, gb, no_mask, sb, batch_size, False)
+            optimizer._update(dev, w, gW.reshape(-1), no_mask if mask is None else mask, sw,
+                              batch_size, True, guard)
+            optimizer._update(dev, layer.b, gb, no_mask, sb, batch_size, False, guard)
         return loss
     return step
 
@@ -207,9 +219,12 @@ def train(model, x, y, optimizer=None, steps=None, epochs=None, batch_size=250, 
     if not isinstance(optimizer, (SGD, Adam)):
         raise TypeError(f"optimizer must be sl.SGD or sl.Adam; got {type(optimizer).__name__}")
 
+    dev = model.layers[0].device
     step_fn = make_step(model, optimizer, batch_size)
     history = History()
     start, loss_sum, loss_count = time.perf_counter(), 0.0, 0
+    x_dev, y_dev = dev.asarray(x), dev.asarray(y, dtype=np.int64)  # on the GPU once per run
+    pending, order, order_dev = [], None, None  # losses not yet read back (GPU: device scalars)
 
     def record(step):
         history.steps.append(step)
@@ -219,14 +234,23 @@ def train(model, x, y, optimizer=None, steps=None, epochs=None, batch_size=250, 
 
     bar = tqdm(total=steps, disable=not progress, desc="training", unit="step", leave=False)
     try:
-        for step, idx in enumerate(batch_indices(x.shape[0], batch_size, steps, seed), start=1):
-            loss = step_fn(x[idx], y[idx])
-            if not np.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"the training loss became {loss} at step {step}; lower the learning rate "
-                    f"(lr={optimizer.lr}) or check the inputs")
-            loss_sum, loss_count = loss_sum + loss, loss_count + 1
-            if eval_every and step % eval_every == 0 and step != steps:
+        batches = batch_positions(x.shape[0], batch_size, steps, seed)
+        for step, (new_order, pos) in enumerate(batches, start=1):
+            if new_order is not order:
+                order, order_dev = new_order, dev.asarray(new_order, dtype=np.int64)
+            pending.append(step_fn(dev.take_rows(x_dev, order_dev, pos, batch_size),
+                                   dev.take_rows(y_dev, order_dev, pos, batch_size)))
+            recording = eval_every and step % eval_every == 0 and step != steps
+            if not (recording or step % dev.loss_flush_every == 0 or step == steps):
+                continue
+            for first, loss in enumerate(dev.losses_to_host(pending), start=step - len(pending) + 1):
+                if not np.isfinite(loss):
+                    raise TrainingDivergedError(
+                        f"the training loss became {loss} at step {first}; lower the learning "
+                        f"rate (lr={optimizer.lr}) or check the inputs")
+                loss_sum, loss_count = loss_sum + loss, loss_count + 1
+            pending = []
+            if recording:
                 record(step)
                 loss_sum, loss_count = 0.0, 0
             if step % 50 == 0 or step == steps:

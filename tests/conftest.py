@@ -1,8 +1,18 @@
-"""Shared test fixtures: the data folder default and a per-test cache folder."""
+"""Shared test fixtures: the data folder default and a per-test cache folder.
+
+Where no NVIDIA GPU is present, the CUDA tests run in numba's CUDA simulator: it is switched
+on here, before numba is first imported (it reads NUMBA_ENABLE_CUDASIM once, at import). An
+explicit NUMBA_ENABLE_CUDASIM in the environment wins.
+"""
 import os
 from pathlib import Path
+import shutil
 
 import pytest
+
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and not (
+        Path("/dev/nvidiactl").exists() or shutil.which("nvidia-smi")):
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
 _SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 
