@@ -477,7 +477,7 @@ def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip, guard=N
     """
     f = np.float32
     masked, mask = _mask_arg(mask, w)
-    guard = _GUARD_OFF() if guard is None else guard
+    guard = _guard_off() if guard is None else guard
     _launch(_adam_kernel, w.shape[0], w, g, m, v, mask, masked, f(lr_t), f(beta1), f(beta2),
             f(eps), f(decay), f(clip), guard)
 
@@ -486,7 +486,7 @@ def sgd_update_(w, g, vel, mask, lr, momentum, decay, guard=None):
     """One SGD step in place on flat device float32 vectors (p,), as :func:`.dense.sgd_update_`."""
     f = np.float32
     masked, mask = _mask_arg(mask, w)
-    guard = _GUARD_OFF() if guard is None else guard
+    guard = _guard_off() if guard is None else guard
     _launch(_sgd_kernel, w.shape[0], w, g, vel, mask, masked, f(lr), f(momentum), f(decay), guard)
 
 
@@ -506,15 +506,6 @@ def to_device(x, dtype=np.float32):
     return cuda.to_device(np.ascontiguousarray(x, dtype=dtype))
 
 
-_guard_off = []
-
-
-def _GUARD_OFF():
-    if not _guard_off:
-        _guard_off.append(new_guard())
-    return _guard_off[0]
-
-
 def _mask_arg(mask, w):
     if mask is None or mask.shape[0] == 0:
         return False, _empty_mask()
@@ -523,13 +514,19 @@ def _mask_arg(mask, w):
     return True, mask
 
 
-_empty = []
+_shared = {}  # device arrays made once: a guard that is never set, a stand-in for "no mask"
+
+
+def _guard_off():
+    if "guard" not in _shared:
+        _shared["guard"] = new_guard()
+    return _shared["guard"]
 
 
 def _empty_mask():
-    if not _empty:
-        _empty.append(cuda.to_device(np.zeros(1, np.bool_)))
-    return _empty[0]
+    if "mask" not in _shared:
+        _shared["mask"] = cuda.to_device(np.zeros(1, np.bool_))
+    return _shared["mask"]
 
 
 def _launch(kernel, n, *args):
