@@ -215,33 +215,38 @@ def _matmul_kernel(A, B, out, trans_a, trans_b):
     """out (n, m) = op(A) @ op(B), op(A)[i, t] = A[t, i] if trans_a else A[i, t] (same for B).
 
     Each block computes a TILE x TILE tile of ``out``, staging TILE-wide slices of op(A) and
-    op(B) in shared memory; every output is summed over t in increasing order.
+    op(B) in shared memory; every output is summed over t in increasing order. Neighbouring
+    threads always load neighbouring elements of A and B (a transposed operand is transposed
+    while stored in shared memory, whose rows are padded by one against bank conflicts).
     """
-    sa = cuda.shared.array((TILE, TILE), float32)
-    sb = cuda.shared.array((TILE, TILE), float32)
+    sa = cuda.shared.array((TILE, TILE + 1), float32)  # sa[r, c] = op(A)[i0 + r, t0 + c]
+    sb = cuda.shared.array((TILE, TILE + 1), float32)  # sb[r, c] = op(B)[t0 + r, j0 + c]
     tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-    i = cuda.blockIdx.y * TILE + ty
-    j = cuda.blockIdx.x * TILE + tx
+    i0 = cuda.blockIdx.y * TILE
+    j0 = cuda.blockIdx.x * TILE
     n, m = out.shape
     depth = A.shape[0] if trans_a else A.shape[1]
-    acc = float32(0.0)
+    zero = float32(0.0)
+    acc = zero
     for t0 in range(0, depth, TILE):
-        t = t0 + tx
-        if i < n and t < depth:
-            sa[ty, tx] = A[t, i] if trans_a else A[i, t]
-        else:
-            sa[ty, tx] = float32(0.0)
-        t = t0 + ty
-        if j < m and t < depth:
-            sb[ty, tx] = B[j, t] if trans_b else B[t, j]
-        else:
-            sb[ty, tx] = float32(0.0)
+        if trans_a:   # A (depth, n): thread (ty, tx) reads A[t0 + ty, i0 + tx]
+            ok = t0 + ty < depth and i0 + tx < n
+            sa[tx, ty] = A[t0 + ty, i0 + tx] if ok else zero
+        else:         # A (n, depth): thread (ty, tx) reads A[i0 + ty, t0 + tx]
+            ok = i0 + ty < n and t0 + tx < depth
+            sa[ty, tx] = A[i0 + ty, t0 + tx] if ok else zero
+        if trans_b:   # B (m, depth): thread (ty, tx) reads B[j0 + ty, t0 + tx]
+            ok = j0 + ty < m and t0 + tx < depth
+            sb[tx, ty] = B[j0 + ty, t0 + tx] if ok else zero
+        else:         # B (depth, m): thread (ty, tx) reads B[t0 + ty, j0 + tx]
+            ok = t0 + ty < depth and j0 + tx < m
+            sb[ty, tx] = B[t0 + ty, j0 + tx] if ok else zero
         cuda.syncthreads()
         for s in range(TILE):
             acc += sa[ty, s] * sb[s, tx]
         cuda.syncthreads()
-    if i < n and j < m:
-        out[i, j] = acc
+    if i0 + ty < n and j0 + tx < m:
+        out[i0 + ty, j0 + tx] = acc
 
 
 def matmul(A, B, out=None, trans_a=False, trans_b=False):
