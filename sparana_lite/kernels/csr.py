@@ -297,9 +297,7 @@ def spmm(A, B, out=None):
     A = _check_csr(A, "A")
     B = _check_dense(B, "B")
     m, k = A.shape
-    if B.shape[0] != k:
-        raise ValueError(f"A and B do not chain: A has shape {A.shape}, B has shape {B.shape}; "
-                         f"B needs {k} rows")
+    check_chain(A.shape, B.shape)
     indptr, indices = _index_arrays(A)
     data = _values(A)
     out = _check_out(out, (m, B.shape[1]), "out", B, data)
@@ -331,9 +329,7 @@ def spmm_t(A, B, plan=None, out=None):
     A = _check_csr(A, "A")
     B = _check_dense(B, "B")
     m, k = A.shape
-    if B.shape[0] != m:
-        raise ValueError(f"A.T and B do not chain: A has shape {A.shape}, B has shape "
-                         f"{B.shape}; B needs {m} rows (A's row count)")
+    check_chain(A.shape, B.shape, transposed=True)
     if plan is None:
         plan = TransposePlan(A)
     elif not isinstance(plan, TransposePlan):
@@ -371,14 +367,11 @@ def sddmm(A, X, Y, out=None):
     A = _check_csr(A, "A")
     X = _check_dense(X, "X")
     Yt = _check_dense(Y, "Y", transpose=True)  # rows of Yt are the columns of Y
-    m, k = A.shape
-    if X.shape[0] != m or Yt.shape[1] != X.shape[1] or Yt.shape[0] != k:
-        raise ValueError(f"X @ Y must have A's shape {A.shape} (X (m, d), Y (d, k)); got X of "
-                         f"shape {X.shape} and Y of shape {Yt.shape[::-1]}")
+    check_sampled(A.shape, X.shape, Yt.shape[::-1])
     indptr, indices = _index_arrays(A)
     nnz = int(indptr[-1])
     out = _check_out(out, (nnz,), "out", X, Yt)
-    _check_pattern(indptr, indices, k, "A")
+    _check_pattern(indptr, indices, A.shape[1], "A")
     if nnz * X.shape[1] >= PARALLEL_MIN_WORK:
         _sddmm_parallel(indptr, indices, X, Yt, out, _n_chunks())
     else:
@@ -416,6 +409,24 @@ def csr_matrix_f32(W):
 
 
 # ------------------------------------------------------------------------ helpers
+
+def check_chain(a_shape, b_shape, transposed=False):
+    """Raise a ValueError naming both shapes unless ``A @ B`` (``A.T @ B``) is defined."""
+    m, k = a_shape
+    if transposed and b_shape[0] != m:
+        raise ValueError(f"A.T and B do not chain: A has shape {tuple(a_shape)}, B has shape "
+                         f"{tuple(b_shape)}; B needs {m} rows (A's row count)")
+    if not transposed and b_shape[0] != k:
+        raise ValueError(f"A and B do not chain: A has shape {tuple(a_shape)}, B has shape "
+                         f"{tuple(b_shape)}; B needs {k} rows")
+
+
+def check_sampled(a_shape, x_shape, y_shape):
+    """Raise a ValueError unless ``X @ Y`` has the shape of ``A`` (for SDDMM)."""
+    if x_shape[0] != a_shape[0] or y_shape[0] != x_shape[1] or y_shape[1] != a_shape[1]:
+        raise ValueError(f"X @ Y must have A's shape {tuple(a_shape)} (X (m, d), Y (d, k)); got "
+                         f"X of shape {tuple(x_shape)} and Y of shape {tuple(y_shape)}")
+
 
 def _n_chunks():
     # only balances the work: results do not depend on the number of chunks

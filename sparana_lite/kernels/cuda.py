@@ -52,11 +52,8 @@ TILE = 8 if SIMULATOR else 16
 @cuda.jit
 def _spmm_kernel(indptr, indices, data, B, out):
     """out[i, j] = sum over row i's nonzeros p of data[p] * B[indices[p], j]."""
-    idx = cuda.grid(1)
-    n = out.shape[1]
-    if idx < out.shape[0] * n:
-        i = idx // n
-        j = idx - i * n
+    j, i = cuda.grid(2)
+    if i < out.shape[0] and j < out.shape[1]:
         acc = float32(0.0)
         for p in range(indptr[i], indptr[i + 1]):
             acc += data[p] * B[indices[p], j]
@@ -151,12 +148,9 @@ def spmm(A, B, out=None):
     """
     A = _device_csr(A, "A")
     B = _device_dense(B, "B")
-    m, k = A.shape
-    if B.shape[0] != k:
-        raise ValueError(f"A and B do not chain: A has shape {A.shape}, B has shape {B.shape}; "
-                         f"B needs {k} rows")
-    out = _device_out(out, (m, B.shape[1]), "out")
-    _launch(_spmm_kernel, out.size, A.indptr, A.indices, A.data, B, out)
+    C.check_chain(A.shape, B.shape)
+    out = _device_out(out, (A.shape[0], B.shape[1]), "out")
+    _launch2(_spmm_kernel, out.shape, A.indptr, A.indices, A.data, B, out)
     return out
 
 
@@ -169,10 +163,7 @@ def spmm_t(A, B, plan=None, out=None):
     """
     A = _device_csr(A, "A")
     B = _device_dense(B, "B")
-    m, k = A.shape
-    if B.shape[0] != m:
-        raise ValueError(f"A.T and B do not chain: A has shape {A.shape}, B has shape "
-                         f"{B.shape}; B needs {m} rows (A's row count)")
+    C.check_chain(A.shape, B.shape, transposed=True)
     if plan is None:
         plan = DevicePlan.of(A)
     elif isinstance(plan, C.TransposePlan):
@@ -183,10 +174,10 @@ def spmm_t(A, B, plan=None, out=None):
     if not plan.matches(A):
         raise ValueError(f"plan does not match A: plan is for shape {plan.shape} with "
                          f"nnz={plan.nnz}, A has shape {A.shape} with nnz={A.nnz}")
-    out = _device_out(out, (k, B.shape[1]), "out")
+    out = _device_out(out, (A.shape[1], B.shape[1]), "out")
     t_data = cuda.device_array(A.nnz, np.float32)
     _launch(_gather_kernel, A.nnz, A.data, plan.perm, t_data)
-    _launch(_spmm_kernel, out.size, plan.indptr, plan.indices, t_data, B, out)
+    _launch2(_spmm_kernel, out.shape, plan.indptr, plan.indices, t_data, B, out)
     return out
 
 
@@ -199,10 +190,7 @@ def sddmm(A, X, Y, out=None):
     A = _device_csr(A, "A")
     X = _device_dense(X, "X")
     Y = _device_dense(Y, "Y")
-    m, k = A.shape
-    if X.shape[0] != m or Y.shape[0] != X.shape[1] or Y.shape[1] != k:
-        raise ValueError(f"X @ Y must have A's shape {A.shape} (X (m, d), Y (d, k)); got X of "
-                         f"shape {X.shape} and Y of shape {Y.shape}")
+    C.check_sampled(A.shape, X.shape, Y.shape)
     out = _device_out(out, (A.nnz,), "out")
     _launch(_sddmm_kernel, A.nnz, A.rows, A.indices, X, Y, out)
     return out
@@ -272,11 +260,8 @@ def matmul(A, B, out=None, trans_a=False, trans_b=False):
 
 @cuda.jit
 def _bias_act_kernel(z, b, kind):
-    idx = cuda.grid(1)
-    m = z.shape[1]
-    if idx < z.shape[0] * m:
-        i = idx // m
-        j = idx - i * m
+    j, i = cuda.grid(2)
+    if i < z.shape[0] and j < z.shape[1]:
         v = z[i, j] + b[j]
         if kind == RELU:
             v = v if v > float32(0.0) else float32(0.0)
@@ -289,17 +274,14 @@ def _bias_act_kernel(z, b, kind):
 
 def bias_act_(z, b, kind):
     """In place on device arrays: ``z <- act(z + b)``; z (n, m), b (m,), kind as in :mod:`.dense`."""
-    _launch(_bias_act_kernel, z.size, z, b, kind)
+    _launch2(_bias_act_kernel, z.shape, z, b, kind)
     return z
 
 
 @cuda.jit
 def _act_grad_kernel(e, a, kind):
-    idx = cuda.grid(1)
-    m = e.shape[1]
-    if idx < e.shape[0] * m:
-        i = idx // m
-        j = idx - i * m
+    j, i = cuda.grid(2)
+    if i < e.shape[0] and j < e.shape[1]:
         if kind == RELU:
             if not a[i, j] > float32(0.0):
                 e[i, j] = float32(0.0)
@@ -312,7 +294,7 @@ def _act_grad_kernel(e, a, kind):
 def act_grad_(e, a, kind):
     """In place on device arrays: ``e <- e * act'(z)``, from the activation ``a = act(z)``."""
     if kind != LINEAR:
-        _launch(_act_grad_kernel, e.size, e, a, kind)
+        _launch2(_act_grad_kernel, e.shape, e, a, kind)
     return e
 
 
@@ -335,28 +317,22 @@ def column_sum(d, out=None):
 
 @cuda.jit
 def _transpose_kernel(x, out):
-    idx = cuda.grid(1)
-    m = x.shape[1]
-    if idx < x.shape[0] * m:
-        i = idx // m
-        j = idx - i * m
+    j, i = cuda.grid(2)
+    if i < x.shape[0] and j < x.shape[1]:
         out[j, i] = x[i, j]
 
 
 def transpose(x):
     """A C-contiguous device copy of ``x.T`` for a device array x (n, m)."""
     out = cuda.device_array((x.shape[1], x.shape[0]), x.dtype)
-    _launch(_transpose_kernel, x.size, x, out)
+    _launch2(_transpose_kernel, x.shape, x, out)
     return out
 
 
 @cuda.jit
 def _take_rows_kernel(x, order, start, out):
-    idx = cuda.grid(1)
-    m = out.shape[1]
-    if idx < out.shape[0] * m:
-        r = idx // m
-        c = idx - r * m
+    c, r = cuda.grid(2)
+    if r < out.shape[0] and c < out.shape[1]:
         out[r, c] = x[order[start + r], c]
 
 
@@ -371,7 +347,7 @@ def take_rows(x, order, start, count):
     """``x[order[start:start + count]]`` for device arrays x (n, m) or (n,) and order (int)."""
     if x.ndim == 2:
         out = cuda.device_array((count, x.shape[1]), x.dtype)
-        _launch(_take_rows_kernel, out.size, x, order, start, out)
+        _launch2(_take_rows_kernel, out.shape, x, order, start, out)
     else:
         out = cuda.device_array(count, x.dtype)
         _launch(_take_kernel, count, x, order, start, out)
@@ -532,6 +508,16 @@ def _empty_mask():
     if "mask" not in _shared:
         _shared["mask"] = cuda.to_device(np.zeros(1, np.bool_))
     return _shared["mask"]
+
+
+def _launch2(kernel, shape, *args):
+    """Run a 2-D kernel over an (n, m) array: x threads along the m columns (adjacent threads,
+    adjacent elements), y threads along the n rows; nothing for an empty shape."""
+    n, m = shape
+    if n > 0 and m > 0:
+        tx = min(32, 1 << (m - 1).bit_length())
+        ty = min(TPB // tx, 1 << (n - 1).bit_length())
+        kernel[((m + tx - 1) // tx, (n + ty - 1) // ty), (tx, ty)](*args)
 
 
 def _launch(kernel, n, *args):
