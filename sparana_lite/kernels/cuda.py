@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from numba import cuda, float32, float64
 
 from . import csr as C
-from .dense import LINEAR, RELU, SIGMOID, TANH
+from .dense import LINEAR, RELU, SIGMOID, TANH, adam_rule, sgd_rule
 
 __all__ = ["spmm", "spmm_t", "sddmm", "matmul", "bias_act_", "act_grad_", "column_sum",
            "transpose", "take_rows", "loss_and_error", "adam_update_", "sgd_update_",
@@ -421,33 +421,26 @@ def new_guard():
 
 # ------------------------------------------------------------------------ optimizer updates
 
+# The per-weight rules of the CPU kernels (kernels/dense.py), compiled for the GPU.
+_adam_rule = cuda.jit(device=True)(adam_rule)
+_sgd_rule = cuda.jit(device=True)(sgd_rule)
+
+
 @cuda.jit
 def _adam_kernel(w, g, m, v, mask, masked, lr_t, beta1, beta2, eps, decay, clip, guard):
     i = cuda.grid(1)
     if i < w.shape[0] and guard[0] == 0:
-        zero = float32(0.0)
-        one_b1 = float32(1.0) - beta1
-        one_b2 = float32(1.0) - beta2
-        gi = g[i]
-        if clip > zero:
-            gi = min(max(gi, -clip), clip)
-        if masked and not mask[i]:
-            gi = zero
-        m[i] = beta1 * m[i] + one_b1 * gi
-        v[i] = beta2 * v[i] + one_b2 * gi * gi
-        wi = w[i] - lr_t * m[i] / (math.sqrt(v[i]) + eps) - decay * w[i]
-        w[i] = zero if masked and not mask[i] else wi
+        keep = not masked or mask[i]
+        w[i], m[i], v[i] = _adam_rule(w[i], g[i], m[i], v[i], keep, lr_t, beta1, beta2, eps,
+                                      decay, clip)
 
 
 @cuda.jit
 def _sgd_kernel(w, g, vel, mask, masked, lr, momentum, decay, guard):
     i = cuda.grid(1)
     if i < w.shape[0] and guard[0] == 0:
-        zero = float32(0.0)
-        gi = zero if masked and not mask[i] else g[i]
-        vel[i] = momentum * vel[i] - lr * gi
-        wi = w[i] + vel[i] - decay * w[i]
-        w[i] = zero if masked and not mask[i] else wi
+        keep = not masked or mask[i]
+        w[i], vel[i] = _sgd_rule(w[i], g[i], vel[i], keep, lr, momentum, decay)
 
 
 def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip, guard=None):

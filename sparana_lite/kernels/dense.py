@@ -9,7 +9,7 @@ inputs; both call the same per-row (or per-block) body, so they give identical r
 result of every element never depends on the number of threads.
 """
 import numpy as np
-from numba import njit, prange
+from numba import float32, njit, prange
 
 LINEAR, RELU, TANH, SIGMOID = 0, 1, 2, 3
 ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "tanh": TANH, "sigmoid": SIGMOID}
@@ -120,23 +120,46 @@ def act_grad_(e, a, kind):
 
 # ------------------------------------------------------------------------ optimizer updates
 
+def adam_rule(w, g, m, v, keep, lr_t, beta1, beta2, eps, decay, clip):
+    """Adam for one weight, the faithful semantics: returns the new ``(w, m, v)``.
+
+    ``g`` is clipped to [-clip, clip] (not when clip <= 0); a weight with ``keep`` False gets a
+    zero gradient and stays zero. Plain Python on float32 scalars, compiled for the CPU here and
+    for the GPU in :mod:`.cuda`, so both run the same formula.
+    """
+    zero = float32(0.0)
+    if clip > zero:
+        g = min(max(g, -clip), clip)
+    if not keep:
+        g = zero
+    m = beta1 * m + (float32(1.0) - beta1) * g
+    v = beta2 * v + (float32(1.0) - beta2) * g * g
+    w_new = w - lr_t * m / (np.sqrt(v) + eps) - decay * w
+    return (w_new if keep else zero), m, v
+
+
+def sgd_rule(w, g, vel, keep, lr, momentum, decay):
+    """SGD with momentum for one weight: returns the new ``(w, vel)`` (``keep`` as in adam_rule)."""
+    zero = float32(0.0)
+    if not keep:
+        g = zero
+    vel = momentum * vel - lr * g
+    w_new = w + vel - decay * w
+    return (w_new if keep else zero), vel
+
+
+_adam_rule = njit(cache=True, fastmath=False, inline="always")(adam_rule)
+_sgd_rule = njit(cache=True, fastmath=False, inline="always")(sgd_rule)
+
+
 @njit(cache=True, fastmath=False, inline="always")
 def _adam_block(w, g, m, v, mask, start, stop, lr_t, beta1, beta2, eps, decay, clip):
     # Every scalar is float32 (see adam_update_), so the loop runs in float32 SIMD lanes.
     masked = mask.shape[0] > 0
-    zero = np.float32(0.0)
-    one_b1 = np.float32(1.0) - beta1
-    one_b2 = np.float32(1.0) - beta2
     for i in range(start, stop):
-        gi = g[i]
-        if clip > zero:
-            gi = min(max(gi, -clip), clip)
-        if masked and not mask[i]:
-            gi = zero
-        m[i] = beta1 * m[i] + one_b1 * gi
-        v[i] = beta2 * v[i] + one_b2 * gi * gi
-        wi = w[i] - lr_t * m[i] / (np.sqrt(v[i]) + eps) - decay * w[i]
-        w[i] = zero if masked and not mask[i] else wi
+        keep = not masked or mask[i]
+        w[i], m[i], v[i] = _adam_rule(w[i], g[i], m[i], v[i], keep, lr_t, beta1, beta2, eps,
+                                      decay, clip)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
@@ -173,12 +196,9 @@ def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
 @njit(cache=True, fastmath=False, inline="always")
 def _sgd_block(w, g, vel, mask, start, stop, lr, momentum, decay):
     masked = mask.shape[0] > 0
-    zero = np.float32(0.0)
     for i in range(start, stop):
-        gi = zero if masked and not mask[i] else g[i]
-        vel[i] = momentum * vel[i] - lr * gi
-        wi = w[i] + vel[i] - decay * w[i]
-        w[i] = zero if masked and not mask[i] else wi
+        keep = not masked or mask[i]
+        w[i], vel[i] = _sgd_rule(w[i], g[i], vel[i], keep, lr, momentum, decay)
 
 
 @njit(cache=True, fastmath=False, parallel=True)
