@@ -28,9 +28,8 @@ import scipy.sparse as sp
 import sparana_lite as sl
 from sparana_lite.device import DeviceUnavailableError
 from sparana_lite.train import make_step
+from train import BATCH, EPS, LR, WIDTHS, torch_trainer  # benchmarks/train.py: the CPU benchmark
 
-WIDTHS = [784, 1000, 800, 400, 10]
-LR, BETA1, BETA2, EPS, BATCH = 1e-4, 0.9, 0.999, 1e-3, 250
 SPARSITIES = (0.9, 0.95, 0.99)
 
 
@@ -132,32 +131,6 @@ def kernels(dev, args, cupy, torch):
               f"{'yes' if all(verdicts) else 'no'}")
 
 
-def torch_step(model, x, y):
-    import torch
-    layers = []
-    for W, b in zip(model.weights, model.biases):
-        lin = torch.nn.Linear(W.shape[0], W.shape[1])
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers += [lin, torch.nn.ReLU()]
-    net = torch.nn.Sequential(*layers[:-1]).cuda()
-    opt = torch.optim.Adam(net.parameters(), lr=LR, betas=(BETA1, BETA2), eps=EPS, fused=True)
-    xt, yt = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
-    eye = torch.eye(10, device="cuda")
-    order = torch.randperm(len(x), device="cuda")
-
-    def step():
-        xb, tb = xt[order[:BATCH]], eye[yt[order[:BATCH]]]
-        opt.zero_grad(set_to_none=False)
-        loss = 0.5 * ((net(xb) - tb) ** 2).sum()
-        loss.backward()
-        for p in net.parameters():
-            p.grad.clamp_(-1, 1)
-        opt.step()
-    return step
-
-
 def training_step(dev, args, torch):
     ds = sl.load_mnist()
     model = sl.MLP(WIDTHS, head="lq", seed=0)
@@ -169,8 +142,10 @@ def training_step(dev, args, torch):
                  dev.G.cuda.synchronize, 50, args.repeats)
     base = {}
     if torch is not None:
-        base["torch CUDA"] = timed(torch_step(model, ds.x_train, ds.y_train),
-                                   torch.cuda.synchronize, 50, args.repeats)
+        torch_step = torch_trainer(model, ds.x_train, ds.y_train, fused=True, device="cuda")
+        idx = np.random.default_rng(0).permutation(len(ds.x_train))[:BATCH]
+        base["torch CUDA"] = timed(lambda: torch_step(idx), torch.cuda.synchronize, 50,
+                                   args.repeats)
     print(f"Training step, LQ {'-'.join(map(str, WIDTHS))}, batch {BATCH}, Adam "
           "(x ratio = baseline time / ours):")
     report("sparana_lite on the GPU", ours, base)

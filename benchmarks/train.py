@@ -55,7 +55,8 @@ def numpy_trainer(model, x, y):
     return step
 
 
-def torch_trainer(model, x, y, fused):
+def torch_trainer(model, x, y, fused, device="cpu"):
+    """The step in PyTorch on ``device`` ("cpu" or "cuda"): ``step(idx)`` for a NumPy index array."""
     import torch
     layers = []
     for W, b in zip(model.weights, model.biases):
@@ -64,14 +65,14 @@ def torch_trainer(model, x, y, fused):
             lin.weight.copy_(torch.from_numpy(W.T.copy()))
             lin.bias.copy_(torch.from_numpy(b))
         layers += [lin, torch.nn.ReLU()]
-    net = torch.nn.Sequential(*layers[:-1])
+    net = torch.nn.Sequential(*layers[:-1]).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=LR, betas=(BETA1, BETA2), eps=EPS,
                            **({"fused": True} if fused else {"foreach": True}))
-    xt, yt = torch.tensor(x), torch.tensor(y)
-    eye = torch.eye(10)
+    xt, yt = torch.tensor(x, device=device), torch.tensor(y, device=device)
+    eye = torch.eye(10, device=device)
 
     def step(idx):
-        idx = torch.from_numpy(idx)
+        idx = torch.from_numpy(idx).to(device)
         xb, tb = xt[idx], eye[yt[idx]]
         opt.zero_grad(set_to_none=False)
         loss = 0.5 * ((net(xb) - tb) ** 2).sum()

@@ -198,14 +198,28 @@ def sddmm(A, X, Y, out=None):
 
 # ------------------------------------------------------------------------ dense product
 
+@cuda.jit(device=True)
+def _stage(tile, X, trans, r0, c0, rows, cols):
+    """tile[r, c] = op(X)[r0 + r, c0 + c] (zero outside op(X), which is (rows, cols)), with
+    op(X) = X.T when ``trans``. Thread (ty, tx) reads the element at (ty, tx) of the block of X
+    itself, so neighbouring threads read neighbouring elements; a transposed block is
+    transposed on its way into shared memory."""
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    if trans:  # X is (cols, rows)
+        ok = c0 + ty < cols and r0 + tx < rows
+        tile[tx, ty] = X[c0 + ty, r0 + tx] if ok else float32(0.0)
+    else:      # X is (rows, cols)
+        ok = r0 + ty < rows and c0 + tx < cols
+        tile[ty, tx] = X[r0 + ty, c0 + tx] if ok else float32(0.0)
+
+
 @cuda.jit
 def _matmul_kernel(A, B, out, trans_a, trans_b):
     """out (n, m) = op(A) @ op(B), op(A)[i, t] = A[t, i] if trans_a else A[i, t] (same for B).
 
     Each block computes a TILE x TILE tile of ``out``, staging TILE-wide slices of op(A) and
-    op(B) in shared memory; every output is summed over t in increasing order. Neighbouring
-    threads always load neighbouring elements of A and B (a transposed operand is transposed
-    while stored in shared memory, whose rows are padded by one against bank conflicts).
+    op(B) in shared memory (rows padded by one against bank conflicts); every output is summed
+    over t in increasing order.
     """
     sa = cuda.shared.array((TILE, TILE + 1), float32)  # sa[r, c] = op(A)[i0 + r, t0 + c]
     sb = cuda.shared.array((TILE, TILE + 1), float32)  # sb[r, c] = op(B)[t0 + r, j0 + c]
@@ -214,21 +228,10 @@ def _matmul_kernel(A, B, out, trans_a, trans_b):
     j0 = cuda.blockIdx.x * TILE
     n, m = out.shape
     depth = A.shape[0] if trans_a else A.shape[1]
-    zero = float32(0.0)
-    acc = zero
+    acc = float32(0.0)
     for t0 in range(0, depth, TILE):
-        if trans_a:   # A (depth, n): thread (ty, tx) reads A[t0 + ty, i0 + tx]
-            ok = t0 + ty < depth and i0 + tx < n
-            sa[tx, ty] = A[t0 + ty, i0 + tx] if ok else zero
-        else:         # A (n, depth): thread (ty, tx) reads A[i0 + ty, t0 + tx]
-            ok = i0 + ty < n and t0 + tx < depth
-            sa[ty, tx] = A[i0 + ty, t0 + tx] if ok else zero
-        if trans_b:   # B (m, depth): thread (ty, tx) reads B[j0 + ty, t0 + tx]
-            ok = j0 + ty < m and t0 + tx < depth
-            sb[tx, ty] = B[j0 + ty, t0 + tx] if ok else zero
-        else:         # B (depth, m): thread (ty, tx) reads B[t0 + ty, j0 + tx]
-            ok = t0 + ty < depth and j0 + tx < m
-            sb[ty, tx] = B[t0 + ty, j0 + tx] if ok else zero
+        _stage(sa, A, trans_a, i0, t0, n, depth)
+        _stage(sb, B, trans_b, t0, j0, depth, m)
         cuda.syncthreads()
         for s in range(TILE):
             acc += sa[ty, s] * sb[s, tx]
