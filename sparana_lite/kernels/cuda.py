@@ -45,6 +45,8 @@ TPB = 128    # threads per block of the 1-D kernels (fewer, a multiple of 32, fo
 # threads (the tests run the kernels on both sides of the tile size).
 SIMULATOR = "simulator" in cuda.to_device.__module__  # numba's CUDA simulator is running these
 TILE = 8 if SIMULATOR else 16
+TILE_PAD = TILE + 1  # shared-memory rows padded by one against bank conflicts (a constant:
+#                      numba.cuda needs literal shapes for shared arrays)
 
 
 # ------------------------------------------------------------------------ CSR products
@@ -221,8 +223,8 @@ def _matmul_kernel(A, B, out, trans_a, trans_b):
     op(B) in shared memory (rows padded by one against bank conflicts); every output is summed
     over t in increasing order.
     """
-    sa = cuda.shared.array((TILE, TILE + 1), float32)  # sa[r, c] = op(A)[i0 + r, t0 + c]
-    sb = cuda.shared.array((TILE, TILE + 1), float32)  # sb[r, c] = op(B)[t0 + r, j0 + c]
+    sa = cuda.shared.array((TILE, TILE_PAD), float32)  # sa[r, c] = op(A)[i0 + r, t0 + c]
+    sb = cuda.shared.array((TILE, TILE_PAD), float32)  # sb[r, c] = op(B)[t0 + r, j0 + c]
     tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
     i0 = cuda.blockIdx.y * TILE
     j0 = cuda.blockIdx.x * TILE

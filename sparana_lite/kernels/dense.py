@@ -8,6 +8,8 @@ Every kernel has a parallel driver (``prange`` over rows or blocks) and a serial
 inputs; both call the same per-row (or per-block) body, so they give identical results, and the
 result of every element never depends on the number of threads.
 """
+import math
+
 import numpy as np
 from numba import float32, njit, prange
 
@@ -134,7 +136,7 @@ def adam_rule(w, g, m, v, keep, lr_t, beta1, beta2, eps, decay, clip):
         g = zero
     m = beta1 * m + (float32(1.0) - beta1) * g
     v = beta2 * v + (float32(1.0) - beta2) * g * g
-    w_new = w - lr_t * m / (np.sqrt(v) + eps) - decay * w
+    w_new = w - lr_t * m / (math.sqrt(v) + eps) - decay * w
     return (w_new if keep else zero), m, v
 
 
