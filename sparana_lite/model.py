@@ -222,8 +222,8 @@ class MLP:
 
     @property
     def weights(self):
-        """Weight matrices (n_in, n_out), float32. Dense layers give their arrays (not copies);
-        CSR layers give dense copies."""
+        """Weight matrices (n_in, n_out), float32. Dense layers on the CPU give their arrays (not
+        copies); CSR layers, and every layer on the GPU, give dense host copies."""
         return [layer.dense_weight() for layer in self.layers]
 
     @property
@@ -233,7 +233,8 @@ class MLP:
     @property
     def masks(self):
         """Per layer: a bool array (n_in, n_out) of trainable entries, or None (all train)."""
-        return [layer.mask for layer in self.layers]
+        return [None if layer.mask is None else layer.device.to_host(layer.mask)
+                for layer in self.layers]
 
     @property
     def is_sparse(self):

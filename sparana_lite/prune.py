@@ -283,6 +283,7 @@ def _keep_mask(W, s, k, largest):
 def _check_model(model):
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
+    model._require_cpu("pruning")
 
 
 def _per_layer(values, name, n_layers):

@@ -44,6 +44,7 @@ def remove_activations(model):
     """
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
+    model._require_cpu("remove_activations")
     act = _ACT[model.activation]
     # Working copies: W (ndarray or CSR), b (float64), mask (ndarray or None) per layer.
     Ws = [layer.W.copy() for layer in model.layers]

@@ -259,6 +259,8 @@ def test_a_gpu_model_asks_for_the_cpu_where_it_must():
         gpu.save("never-written.npz")
     with pytest.raises(RuntimeError, match="copy needs the model on the CPU"):
         gpu.copy()
+    with pytest.raises(RuntimeError, match="pruning needs the model on the CPU"):
+        sl.prune.prune(gpu, sl.prune.magnitude(gpu), ratio=0.5)
     assert gpu.sparsity() == [0.0, 0.0]
 
 
