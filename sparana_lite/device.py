@@ -6,6 +6,8 @@ updates; :data:`CPU` answers with NumPy/BLAS and the numba CPU kernels, :func:`g
 with :mod:`sparana_lite.kernels.cuda`. ``model.to_device("cuda")`` moves a model's arrays to the
 GPU; they stay there through :func:`sparana_lite.train` until ``model.to_device("cpu")``.
 """
+import importlib.util
+
 import numpy as np
 
 from .kernels import csr as C
@@ -194,12 +196,19 @@ def get(device):
     return _cuda[0]
 
 
+def _has_numba_cuda():
+    return importlib.util.find_spec("numba_cuda") is not None
+
+
 def _load_cuda_kernels():
+    if not _has_numba_cuda():  # numba's own, deprecated numba.cuda is not used
+        raise DeviceUnavailableError("device='cuda' needs the numba-cuda package, which is not "
+                                     f"installed: {INSTALL_HINT}")
     try:
         from numba import cuda
-    except ImportError as e:
-        raise DeviceUnavailableError(f"device='cuda' needs numba-cuda, which is not installed "
-                                     f"({e}); {INSTALL_HINT}") from e
+    except ImportError as e:  # e.g. the CUDA Python bindings are missing
+        raise DeviceUnavailableError(f"device='cuda': numba-cuda could not be imported ({e}); "
+                                     f"{INSTALL_HINT}") from e
     if not cuda.is_available():
         raise DeviceUnavailableError(
             "device='cuda': numba-cuda found no usable NVIDIA GPU (no driver or no device); "

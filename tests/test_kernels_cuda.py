@@ -269,5 +269,8 @@ def test_unknown_or_missing_devices_give_clear_errors(monkeypatch):
         sl.MLP([2, 2]).to_device("tpu")
     monkeypatch.setattr(D, "_cuda", [])
     monkeypatch.setattr(G.cuda, "is_available", lambda: False)
-    with pytest.raises(D.DeviceUnavailableError, match=r'pip install -e "\.\[cuda\]"'):
+    with pytest.raises(D.DeviceUnavailableError, match=r'no usable NVIDIA GPU.*pip install -e "\.\[cuda\]"'):
+        sl.MLP([2, 2]).to_device("cuda")
+    monkeypatch.setattr(D, "_has_numba_cuda", lambda: False)
+    with pytest.raises(D.DeviceUnavailableError, match=r'numba-cuda package, which is not installed'):
         sl.MLP([2, 2]).to_device("cuda")
