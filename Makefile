@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: book test demo clean
+.PHONY: book test demo reproduce clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,7 @@ test: $(VENV)/.installed
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
+
+# The blog's full-size runs (minutes to hours on a CPU); results go to book/results/.
+reproduce: $(VENV)/.installed
+	$(PY) scripts/reproduce.py

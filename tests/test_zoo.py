@@ -86,3 +86,15 @@ def test_lq_mnist_at_its_ci_default_reaches_97_5_percent(mnist):
     """The blog's LQ model at the CI-sized step count (shared with the chapters via the cache)."""
     model = zoo.trained("lq-mnist", progress=False)
     assert model.accuracy(mnist.x_test, mnist.y_test) >= 0.975
+
+
+def test_book_seed_reads_the_environment(monkeypatch):
+    """Fails if book_seed ignores $SPARANA_BOOK_SEED or accepts a value that is not a seed."""
+    monkeypatch.delenv("SPARANA_BOOK_SEED", raising=False)
+    assert sl.zoo.book_seed() == 0
+    monkeypatch.setenv("SPARANA_BOOK_SEED", "2")
+    assert sl.zoo.book_seed() == 2
+    for bad in ("-1", "one", "1.5", ""):
+        monkeypatch.setenv("SPARANA_BOOK_SEED", bad)
+        with pytest.raises(ValueError, match="SPARANA_BOOK_SEED"):
+            sl.zoo.book_seed()
