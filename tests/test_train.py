@@ -80,11 +80,21 @@ def test_same_seed_same_result_other_seed_other_result():
 
 @pytest.mark.parametrize("sparse", [False, True])
 def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, sparse):
-    """The parallel kernels (forced on here) compute each element in one thread, in order."""
+    """The parallel kernels (forced on here) compute each element in one thread, in order.
+
+    Fails if a parallel driver's result depends on the number of threads, or if forcing the
+    thresholds no longer reaches the parallel Adam update (counted below)."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("NUMBA_NUM_THREADS < 2; test_kernels_csr checks threads in subprocesses")
     monkeypatch.setattr(dense, "PARALLEL_MIN_SIZE", 0)
     monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0)
+    calls = []
+    adam_parallel = dense._adam_parallel
+
+    def counted(*args):
+        calls.append(1)
+        return adam_parallel(*args)
+    monkeypatch.setattr(dense, "_adam_parallel", counted)
     x, y = small_mnist.x_train[:500], small_mnist.y_train[:500]
     results = []
     for threads in (1, 2):
@@ -97,6 +107,7 @@ def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, spar
         sl.train(model, x, y, optimizer=sl.Adam(lr=1e-3), steps=10, batch_size=50, progress=False)
         results.append(model.weights + model.biases)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert len(calls) == 2 * 10 * 2 * 3  # 2 runs x 10 steps x (weights, biases) x 3 layers
     assert all(np.array_equal(p, q) for p, q in zip(*results))
 
 
