@@ -60,6 +60,47 @@ def test_bad_constructor_arguments(kwargs, match):
         sl.MLP(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"head": "LQ"}, ValueError, r"head must be one of \('lq', 'sce'\); got 'LQ'"),
+    ({"activation": "ReLU"}, ValueError, "activation must be one of"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"metadata": "notes"}, TypeError, "metadata must be a dict"),
+])
+def test_from_layers_checks_like_the_constructor(kwargs, error, match):
+    """from_layers (used by copy, load, pruning and chapters) runs the constructor's checks.
+    Fails if it accepts an unknown head such as "LQ" (which trained with cross-entropy and
+    returned raw logits), an unknown activation, a bad seed or non-dict metadata."""
+    with pytest.raises(error, match=match):
+        sl.MLP.from_layers(small().layers, **kwargs)
+
+
+def test_from_layers_checks_the_layers():
+    """Fails if from_layers accepts no layers, a non-layer, or layers whose widths do not chain."""
+    l0, l1, l2 = small().layers
+    with pytest.raises(ValueError, match="layers must be a non-empty list"):
+        sl.MLP.from_layers([])
+    with pytest.raises(TypeError, match=r"layers\[1\] must be a DenseLayer or CSRLayer"):
+        sl.MLP.from_layers([l0, "layer"])
+    with pytest.raises(ValueError, match=r"layers\[1\] has 7 inputs but layers\[0\] has 9 outputs"):
+        sl.MLP.from_layers([l0, l2])
+    assert sl.MLP.from_layers([l0, l1, l2], head="sce").widths == [12, 9, 7, 5]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.loss(X, Y),
+    lambda m: m.output(X),
+    lambda m: m.gradients(X, Y),
+    lambda m: sl.attacks.detection_scores(m, m.logits(X)),
+], ids=["loss", "output", "gradients", "detection_scores"])
+def test_every_head_branch_refuses_an_unknown_head(call):
+    """A head set after construction ("LQ") must not fall into another head's branch. Fails if
+    a branch on the head has an else that treats an unknown head as "sce" (or "lq")."""
+    model = small()
+    model.head = "LQ"
+    with pytest.raises(ValueError, match=r"head must be one of \('lq', 'sce'\); got 'LQ'"):
+        call(model)
+
+
 # --------------------------------------------------------------------------- forward
 @pytest.mark.parametrize("head", ["lq", "sce"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
@@ -241,10 +282,23 @@ def test_with_masks_zeroes_and_validates():
     masked = model.with_masks([mask, None, None])
     assert np.all(masked.weights[0][:, 3:] == 0) and np.array_equal(masked.masks[0], mask)
     assert model.masks == [None] * 3  # the argument is unchanged
-    with pytest.raises(ValueError, match=r"masks\[0\] must have shape"):
+    with pytest.raises(ValueError, match=r"masks\[0\] must be a bool array of shape \(12, 9\); got bool \(5, 9\)"):
         model.with_masks([mask[:5], None, None])
     with pytest.raises(ValueError, match="one entry per layer"):
         model.with_masks([mask])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_with_masks_refuses_non_bool_masks_like_apply_masks(dtype):
+    """A float array passed as a mask (e.g. the weights or scores themselves) must be refused,
+    as prune.apply_masks refuses it, not cast to True wherever it is nonzero. Fails if either
+    function casts such an array instead of refusing it."""
+    model = small()
+    weights = np.asarray(model.weights[0], dtype=dtype)
+    with pytest.raises(ValueError, match=rf"masks\[0\] must be a bool array of shape \(12, 9\); got {np.dtype(dtype)}"):
+        model.with_masks([weights, None, None])
+    with pytest.raises(ValueError, match=rf"keep\[0\] must be a bool array of shape \(12, 9\); got {np.dtype(dtype)}"):
+        sl.prune.apply_masks(model, [weights, None, None])
 
 
 # ------------------------------------------------------------------------ save, load
