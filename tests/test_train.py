@@ -206,3 +206,28 @@ def test_invalid_training_data():
         sl.train(small(), np.full_like(X, np.nan), Y, steps=1, batch_size=20, progress=False)
     with pytest.raises(TypeError, match="model must be a sparana_lite.MLP"):
         sl.train("model", X, Y, steps=1)
+
+
+def test_make_step_checks_its_arguments_and_each_batch():
+    """make_step is public (chapters and benchmarks call it): fails if it accepts a non-model,
+    a non-optimizer or a bad batch size, or if its step trains on a batch of the wrong width,
+    size (the L2 decay is scaled by batch_size), labels, or with NaN, instead of refusing it."""
+    model = small()
+    with pytest.raises(TypeError, match="model must be a sparana_lite.MLP"):
+        make_step("model", sl.Adam(), 20)
+    with pytest.raises(TypeError, match="optimizer must be sl.SGD or sl.Adam; got str"):
+        make_step(model, "adam", 20)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        make_step(model, sl.Adam(), 0)
+    step = make_step(model, sl.Adam(), 20)
+    before = [W.copy() for W in model.weights]
+    with pytest.raises(ValueError, match="xb must have 12 features"):
+        step(X[:20, :5], Y[:20])
+    with pytest.raises(ValueError, match=r"xb has 10 samples; this step was made for batch_size=20"):
+        step(X[:10], Y[:10])
+    with pytest.raises(ValueError, match=r"yb must hold labels in \[0, 4\]"):
+        step(X[:20], Y[:20] + 5)
+    with pytest.raises(ValueError, match="xb contains NaN"):
+        step(np.full((20, 12), np.nan), Y[:20])
+    assert all(np.array_equal(W, b) for W, b in zip(model.weights, before))  # nothing trained
+    assert np.isfinite(step(X[:20], Y[:20]))
