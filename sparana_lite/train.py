@@ -15,6 +15,14 @@ from . import _validate as V
 from .kernels import dense as K
 
 
+# The version of the training semantics. Bump it whenever a change makes training produce other
+# weights from the same configuration and seed: this module (optimizers, batches, loss scaling),
+# the update kernels in kernels/dense.py, the model's initialisation, forward, loss or backward.
+# The model zoo puts it in its cache key, so models trained by older code are retrained instead
+# of served.
+TRAINING_VERSION = 1
+
+
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
