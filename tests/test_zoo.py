@@ -98,3 +98,32 @@ def test_book_seed_reads_the_environment(monkeypatch):
         monkeypatch.setenv("SPARANA_BOOK_SEED", bad)
         with pytest.raises(ValueError, match="SPARANA_BOOK_SEED"):
             sl.zoo.book_seed()
+
+
+def test_a_cached_file_with_another_key_is_retrained(tmp_cache, tiny):
+    """A loadable file at the cache path that is not the model the key describes (here an
+    untrained model with no key; also one whose stored key differs) must be retrained with a
+    warning. Fails if trained() trusts any loadable file at its path."""
+    path = zoo.path(tiny)
+    sl.MLP([784, 32, 10], seed=5).save(path)
+    with pytest.warns(UserWarning, match="retraining tiny-test: the cached file .* has key None"):
+        model = zoo.trained(tiny, progress=False)
+    assert model.metadata["key"] == zoo.key(tiny) == sl.MLP.load(path).metadata["key"]
+    stale = sl.MLP.load(path)
+    stale.metadata["key"] = "0" * 64
+    stale.save(path)
+    with pytest.warns(UserWarning, match="has key '0000000000000000.*', expected"):
+        zoo.trained(tiny, progress=False)
+    assert sl.MLP.load(path).metadata["key"] == zoo.key(tiny)
+
+
+def test_the_key_covers_the_training_code_version(tiny, monkeypatch):
+    """Bumping sparana_lite.train.TRAINING_VERSION (what a change of training semantics must
+    do) changes every key, so weights trained by older code are never served. Fails if the key
+    leaves the version out, or if the zoo reads another constant than train.py's."""
+    import importlib
+    train_module = importlib.import_module("sparana_lite.train")
+    assert zoo.TRAINING_VERSION == train_module.TRAINING_VERSION
+    base = zoo.key(tiny)
+    monkeypatch.setattr(zoo, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
+    assert zoo.key(tiny) != base
