@@ -63,3 +63,20 @@ def seed_int(seed, name="seed"):
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"{name} must be a non-negative integer; got {seed!r}")
     return int(seed)
+
+
+def mlp(model, name="model"):
+    """Check that `model` is a sparana_lite.MLP; return it."""
+    from .model import MLP  # here, not at the top: model.py imports this module
+    if not isinstance(model, MLP):
+        raise TypeError(f"{name} must be a sparana_lite.MLP; got {type(model).__name__}")
+    return model
+
+
+def bool_mask(mask, name, shape):
+    """Check that `mask` is a bool array of `shape` (a float or int array is refused, not cast:
+    casting would turn every nonzero weight into True); return it as an ndarray."""
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_ or arr.shape != tuple(shape):
+        raise ValueError(f"{name} must be a bool array of shape {tuple(shape)}; got {arr.dtype} {arr.shape}")
+    return arr

@@ -42,6 +42,7 @@ import numbers
 import numpy as np
 
 from . import _validate as V
+from .model import _unknown_head, log_softmax
 
 __all__ = ["METHODS", "NOISE_KINDS", "OBJECTIVES", "SCORES", "attack", "detection_scores",
            "evaluate", "fgsm", "fooled", "margin_gradient", "noise", "pgd", "roc_auc",
@@ -103,6 +104,7 @@ def margin_gradient(model, x, y):
     The runner-up class j is the one with the largest ``z_j`` at ``x`` (a subgradient where
     two classes tie). float32 (n, n_features).
     """
+    V.mlp(model)
     x = V.as_float32_matrix(x, "x", n_features=model.widths[0])
     y = V.as_labels(y, "y", model.n_classes, n_samples=x.shape[0])
     acts = model.forward(x)
@@ -117,6 +119,7 @@ def margin_gradient(model, x, y):
 
 def runner_up(model, x, y):
     """The wrong class with the largest pre-head value for each sample, int64 (n,)."""
+    V.mlp(model)
     x = V.as_float32_matrix(x, "x", n_features=model.widths[0])
     y = V.as_labels(y, "y", model.n_classes, n_samples=x.shape[0])
     z = model.logits(x)
@@ -164,6 +167,7 @@ def fgsm(model, x, y, strength, objective="loss", target=None):
     -------
     float32 array (n, n_features) in [0, 1]; ``x`` itself is not changed.
     """
+    V.mlp(model)
     x = _pixels(x)
     strength = _strength(strength)
     labels = _objective_setup(model, x, y, objective, target)
@@ -187,6 +191,7 @@ def pgd(model, x, y, strength, steps=10, step_size=None, objective="loss", targe
     -------
     float32 array (n, n_features) in [0, 1]; ``x`` itself is not changed.
     """
+    V.mlp(model)
     x = _pixels(x)
     strength = _strength(strength)
     steps = V.positive_int(steps, "steps")
@@ -212,6 +217,7 @@ def attack(method, model, x, y, strength, seed=0, kind="sign", objective="loss")
     ``model`` and ``y`` are unused by the noise attack (it ignores the model) but still required
     so that both attacks are called the same way.
     """
+    V.mlp(model)
     if method == "fgsm":
         return fgsm(model, x, y, strength, objective=objective)
     if method == "pgd":
@@ -231,6 +237,7 @@ def fooled(model, x, x_adv, y):
     fooled : bool array (n,)
         ``correct[i]`` and the model classifies the attacked input ``x_adv[i]`` wrongly.
     """
+    V.mlp(model)
     x = V.as_float32_matrix(x, "x", n_features=model.widths[0])
     x_adv = V.as_float32_matrix(x_adv, "x_adv", n_features=model.widths[0])
     if x_adv.shape != x.shape:
@@ -262,16 +269,18 @@ def detection_scores(model, z):
       flags outputs that are too low *or too high*; SCE: ``log max softmax``, which ranks
       exactly like max_output).
     """
-    z = np.asarray(z, dtype=np.float32)
+    V.mlp(model)
+    z = V.as_float32_matrix(z, "z", n_features=model.n_classes)
     rows, pred = np.arange(z.shape[0]), np.argmax(z, axis=1)
     if model.head == "lq":
         d = z.astype(np.float64)
         d[rows, pred] -= 1.0
         return {"max_output": z.max(axis=1), "max_logit": z.max(axis=1),
                 "prediction_loss": -0.5 * np.sum(d * d, axis=1)}
-    from .model import log_softmax
-    logp = log_softmax(z)[rows, pred]
-    return {"max_output": np.exp(logp), "max_logit": z.max(axis=1), "prediction_loss": logp}
+    if model.head == "sce":
+        logp = log_softmax(z)[rows, pred]
+        return {"max_output": np.exp(logp), "max_logit": z.max(axis=1), "prediction_loss": logp}
+    raise _unknown_head(model.head)
 
 
 def evaluate(model, x, x_adv, y, min_fooled=20):
@@ -297,6 +306,7 @@ def evaluate(model, x, x_adv, y, min_fooled=20):
         fooled one. 1: a threshold on the score separates them perfectly; 0.5: it cannot tell
         them apart; below 0.5: fooled inputs look *more* normal than clean ones.
     """
+    V.mlp(model)
     min_fooled = V.positive_int(min_fooled, "min_fooled")
     x = V.as_float32_matrix(x, "x", n_features=model.widths[0])
     x_adv = V.as_float32_matrix(x_adv, "x_adv", n_features=model.widths[0])

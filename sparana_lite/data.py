@@ -13,8 +13,11 @@ no such hashes: downloaded ``.gz`` files are checked against the MD5 sums publis
 Fashion-MNIST README (sums of the ``.gz`` files as distributed), and every file, local or
 downloaded, goes through the strict IDX header and length checks.
 
-The first load writes the parsed pixels (uint8) to ``cache_dir()/data/<name>-parsed-v1.npz``;
-later loads read that file while the source files keep their paths, sizes and mtimes.
+The first load writes the parsed pixels (uint8) to ``cache_dir()/data/<name>-parsed-v1.npz``,
+with the source files' paths, sizes and mtimes and the sha256 of their decompressed bytes.
+Later loads read that file while the source files keep their paths, sizes and mtimes (a source
+file changed in place without changing either is not noticed) and the cached arrays still hash
+to the stored sha256 values (for MNIST, the known ones); otherwise they parse the sources again.
 """
 import dataclasses
 import gzip
@@ -24,6 +27,7 @@ import numbers
 import os
 import struct
 import warnings
+import zipfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -349,7 +353,7 @@ def _load(spec, data_dir, cache, download):
         memo = _MEMO.get(spec.name)
         if memo is not None and memo[0] == fingerprint:
             return memo[1]
-    arrays = _read_parsed_cache(_parsed_cache_path(spec), fingerprint) if cache else None
+    arrays = _read_parsed_cache(_parsed_cache_path(spec), fingerprint, spec) if cache else None
     if arrays is None:
         arrays, hashes = _read_sources(spec, files)
         if cache:
@@ -580,17 +584,30 @@ def _parsed_cache_path(spec):
     return cache_dir() / "data" / f"{spec.name}-parsed-{_CACHE_FORMAT}.npz"
 
 
-def _read_parsed_cache(path, fingerprint):
-    """The uint8 arrays of the parsed cache, or None if it is missing, stale or unreadable."""
+def _idx_sha256(f, arr):
+    """sha256 of the IDX file whose payload is ``arr``: header (magic, count, 28, 28) + bytes."""
+    dims = (f.magic, f.count) + ((28, 28) if f.magic == _IMAGES_MAGIC else ())
+    h = hashlib.sha256(struct.pack(f">{len(dims)}I", *dims))
+    h.update(memoryview(np.ascontiguousarray(arr)))
+    return h.hexdigest()
+
+
+def _read_parsed_cache(path, fingerprint, spec):
+    """The uint8 arrays of the parsed cache, or None if it is missing, stale, damaged, or its
+    arrays do not hash to the stored sha256 of the verified source files (about 0.1 s)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             if json.loads(str(z["sources"])) != fingerprint:
                 return None
+            hashes = json.loads(str(z["sha256"]))
             arrays = {f.key: z[f.key] for f in _FILES}
-    except Exception:  # missing or damaged (bad zip, missing key, bad header): it is rebuilt
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error):
+        return None  # missing or damaged (bad zip or CRC, missing key, bad header): rebuilt
+    if not isinstance(hashes, dict) or (spec.sha256 is not None and hashes != spec.sha256):
         return None
     for f in _FILES:
-        if arrays[f.key].dtype != np.uint8 or arrays[f.key].shape != f.shape:
+        arr = arrays[f.key]
+        if arr.dtype != np.uint8 or arr.shape != f.shape or hashes.get(f.stem) != _idx_sha256(f, arr):
             return None
     return arrays
 

@@ -157,16 +157,12 @@ class MLP:
         if not isinstance(widths, list) or len(widths) < 2:
             raise ValueError(f"widths must be a list of at least two layer sizes; got {widths!r}")
         widths = [V.positive_int(w, "widths[%d]" % i) for i, w in enumerate(widths)]
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}; got {head!r}")
-        if activation not in K.ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(K.ACTIVATIONS)}; got {activation!r}")
-        seed = V.seed_int(seed)
+        head, activation, seed, metadata = _check_spec(head, activation, seed, None)
         bias = V.finite_float(bias, "bias")
         self.head = head
         self.activation = activation
         self.seed = seed
-        self.metadata = {}
+        self.metadata = metadata
         rng = np.random.default_rng(seed)
         self.layers = []
         for n_in, n_out in zip(widths[:-1], widths[1:]):
@@ -177,11 +173,25 @@ class MLP:
     # ------------------------------------------------------------------ structure
     @classmethod
     def from_layers(cls, layers, head="lq", activation="relu", seed=0, metadata=None):
-        """Build a model around existing layers (used by copy, load, pruning)."""
+        """Build a model around existing layers (used by copy, load, pruning).
+
+        ``layers`` is a non-empty list of :class:`DenseLayer` / :class:`CSRLayer` whose widths
+        chain; ``head``, ``activation`` and ``seed`` are checked as in the constructor;
+        ``metadata`` is a dict (deep-copied) or None.
+        """
+        head, activation, seed, metadata = _check_spec(head, activation, seed, metadata)
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__len__") or len(layers) == 0:
+            raise ValueError(f"layers must be a non-empty list of DenseLayer/CSRLayer; got {layers!r}")
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, (DenseLayer, CSRLayer)):
+                raise TypeError(f"layers[{i}] must be a DenseLayer or CSRLayer; got {type(layer).__name__}")
+            if i and layer.shape[0] != layers[i - 1].shape[1]:
+                raise ValueError(f"layers[{i}] has {layer.shape[0]} inputs but layers[{i - 1}] has "
+                                 f"{layers[i - 1].shape[1]} outputs; consecutive widths must match")
         model = cls.__new__(cls)
-        model.head, model.activation, model.seed = head, activation, seed
-        model.metadata = copy.deepcopy(metadata or {})
-        model.layers = list(layers)
+        model.head, model.activation, model.seed, model.metadata = head, activation, seed, metadata
+        model.layers = layers
         return model
 
     @property
@@ -282,7 +292,11 @@ class MLP:
     def output(self, x):
         """LQ: the linear outputs; SCE: softmax probabilities. float32 (n, classes)."""
         z = self.logits(x)
-        return softmax(z) if self.head == "sce" else z
+        if self.head == "lq":
+            return z
+        if self.head == "sce":
+            return softmax(z)
+        raise _unknown_head(self.head)
 
     def predict(self, x):
         """Predicted class of each sample, int64 (n,)."""
@@ -316,11 +330,13 @@ class MLP:
             d = z.copy()
             d[rows, y] -= 1.0
             loss = 0.5 * float(np.dot(d.ravel().astype(np.float64), d.ravel()))
-        else:
+        elif self.head == "sce":
             logp = log_softmax(z)
             loss = -float(np.sum(logp[rows, y], dtype=np.float64))
             d = np.exp(logp)
             d[rows, y] -= 1.0
+        else:
+            raise _unknown_head(self.head)
         return loss, d
 
     def loss(self, x, y):
@@ -409,7 +425,8 @@ class MLP:
 
     def with_masks(self, masks):
         """A new model whose dense layers train only where ``masks[i]`` is True (and are zero
-        elsewhere). ``masks[i]`` may be None to leave layer i unmasked."""
+        elsewhere). ``masks[i]`` is a bool array of the layer's shape (other dtypes are refused,
+        as by :func:`sparana_lite.prune.apply_masks`), or None to leave layer i unmasked."""
         self._require_cpu("with_masks")
         if len(masks) != len(self.layers):
             raise ValueError(f"masks must have one entry per layer ({len(self.layers)}); got {len(masks)}")
@@ -418,11 +435,9 @@ class MLP:
             if mask is None:
                 new.append(layer.copy())
                 continue
-            mask = np.asarray(mask, dtype=bool)
             if layer.sparse:
                 raise ValueError(f"masks[{i}]: layer {i} is CSR; its sparsity pattern is its mask")
-            if mask.shape != layer.shape:
-                raise ValueError(f"masks[{i}] must have shape {layer.shape}; got {mask.shape}")
+            mask = V.bool_mask(mask, f"masks[{i}]", layer.shape)
             new.append(DenseLayer(layer.W * mask, layer.b.copy(), mask))
         return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
 
@@ -488,7 +503,7 @@ class MLP:
             raise ValueError(f"model file format version {meta['version']} is newer than this "
                              f"sparana_lite reads ({FORMAT_VERSION}); upgrade sparana_lite")
         widths = meta["widths"]
-        _require(meta["head"] in HEADS and meta["activation"] in K.ACTIVATIONS, "unknown head or activation")
+        _check_spec(meta["head"], meta["activation"], meta["seed"], meta["metadata"])  # before the arrays
         layers = []
         for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
             b = arrays[f"b{i}"]
@@ -508,6 +523,21 @@ class MLP:
             W = layer.W.data if layer.sparse else layer.W
             _require(np.isfinite(W).all() and np.isfinite(layer.b).all(), "weights hold NaN or inf")
         return cls.from_layers(layers, meta["head"], meta["activation"], meta["seed"], meta["metadata"])
+
+
+def _unknown_head(head):
+    return ValueError(f"head must be one of {HEADS}; got {head!r}")
+
+
+def _check_spec(head, activation, seed, metadata):
+    """The checks every way of making an MLP shares (constructor, from_layers, load)."""
+    if head not in HEADS:
+        raise _unknown_head(head)
+    if activation not in K.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {tuple(K.ACTIVATIONS)}; got {activation!r}")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}")
+    return head, activation, V.seed_int(seed), copy.deepcopy(metadata or {})
 
 
 class _Malformed(Exception):

@@ -46,7 +46,7 @@ def magnitude(model):
     list of float32 arrays, shape (n_in, n_out) per layer
         Dense arrays also for CSR layers (zero where no weight is stored).
     """
-    _check_model(model)
+    V.mlp(model)._require_cpu("pruning")
     return [np.abs(W).astype(np.float32, copy=False) for W in model.weights]
 
 
@@ -56,7 +56,7 @@ def mean_abs_inputs(model, x, batch_size=MAAV_BATCH, name="x"):
     Returns a list of float64 vectors, shape (n_in,) per layer. Runs the model's forward pass on
     batches of ``batch_size`` rows and accumulates in float64.
     """
-    _check_model(model)
+    V.mlp(model)._require_cpu("pruning")
     x = model._check_x(x, name)
     if x.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one sample; got shape {x.shape}")
@@ -117,7 +117,7 @@ def random(model, seed=0):
     -------
     list of float32 arrays, shape (n_in, n_out) per layer
     """
-    _check_model(model)
+    V.mlp(model)._require_cpu("pruning")
     rng = np.random.default_rng(V.seed_int(seed))
     return [rng.random(layer.shape, dtype=np.float32) for layer in model.layers]
 
@@ -179,7 +179,7 @@ def prune(model, scores, ratio=None, ratios=None, counts=None, largest=False, pr
         ``r = 1`` empties the layer. Every chosen layer keeps its zeros: dense layers get the
         mask ``old mask & (W != 0)``, CSR layers drop the zeros from storage.
     """
-    _check_model(model)
+    V.mlp(model)._require_cpu("pruning")
     n_layers = len(model.layers)
     scores = _check_scores(model, scores)
     if not isinstance(largest, (bool, np.bool_)):
@@ -239,17 +239,14 @@ def apply_masks(model, keep):
     -------
     MLP
     """
-    _check_model(model)
+    V.mlp(model)._require_cpu("pruning")
     keep = _per_layer(keep, "keep", len(model.layers))
     layers = []
     for i, (layer, k) in enumerate(zip(model.layers, keep)):
         if k is None:
             layers.append(layer.copy())
             continue
-        k = np.asarray(k)
-        if k.dtype != np.bool_ or k.shape != layer.shape:
-            raise ValueError(f"keep[{i}] must be a bool array of shape {layer.shape}; "
-                             f"got {k.dtype} {k.shape}")
+        k = V.bool_mask(k, f"keep[{i}]", layer.shape)
         if layer.sparse:
             W = layer.W.tocoo()
             stay = k[W.row, W.col]
@@ -278,12 +275,6 @@ def _keep_mask(W, s, k, largest):
         order = np.argsort(key, kind="stable")           # ties keep the flat-index order
         keep[idx[order[:k]]] = False
     return keep.reshape(W.shape)
-
-
-def _check_model(model):
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
-    model._require_cpu("pruning")
 
 
 def _per_layer(values, name, n_layers):

@@ -28,7 +28,6 @@ import numpy as np
 
 from . import _validate as V
 from . import prune as P
-from .model import MLP
 from .widgets import Explorer
 
 __all__ = ["METHODS", "PruneExplorer", "Pruner", "prune_explorer", "prune_sweep",
@@ -159,9 +158,7 @@ class Pruner:
     """
 
     def __init__(self, model, data, layer=1, maav_samples=1000, seed=0, max_pixels=MAX_PIXELS):
-        if not isinstance(model, MLP):
-            raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
-        self.model = model
+        self.model = V.mlp(model)
         self.x_train, self.x_test, self.y_test = _check_data(data, model)
         self.layer = _check_layer(layer, len(model.layers))
         self.maav_samples = V.positive_int(maav_samples, "maav_samples")

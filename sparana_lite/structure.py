@@ -13,6 +13,7 @@ until nothing changes. Input features and output classes are never removed.
 import numpy as np
 import scipy.sparse as sp
 
+from . import _validate as V
 from .model import MLP, CSRLayer, DenseLayer
 
 __all__ = ["remove_activations"]
@@ -42,8 +43,7 @@ def remove_activations(model):
         ``model`` (the argument). A hidden layer may end up with width 0 (then the next layer's
         outputs are the constant folded into its bias).
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
+    V.mlp(model)
     model._require_cpu("remove_activations")
     act = _ACT[model.activation]
     # Working copies: W (ndarray or CSR), b (float64), mask (ndarray or None) per layer.

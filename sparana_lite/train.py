@@ -14,6 +14,14 @@ from tqdm.auto import tqdm
 from . import _validate as V
 
 
+# The version of the training semantics. Bump it whenever a change makes training produce other
+# weights from the same configuration and seed: this module (optimizers, batches, loss scaling),
+# the update kernels in kernels/dense.py, the model's initialisation, forward, loss or backward.
+# The model zoo puts it in its cache key, so models trained by older code are retrained instead
+# of served.
+TRAINING_VERSION = 1
+
+
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
@@ -141,14 +149,34 @@ def _bind_state(optimizer, model):
     return optimizer._state["state"]
 
 
+def _check_optimizer(optimizer):
+    if not isinstance(optimizer, (SGD, Adam)):
+        raise TypeError(f"optimizer must be sl.SGD or sl.Adam; got {type(optimizer).__name__}")
+    return optimizer
+
+
 def make_step(model, optimizer, batch_size):
-    """The body of the training loop: ``step(xb, yb) -> loss`` on one checked batch.
+    """The body of the training loop: ``step(xb, yb) -> loss`` on one batch.
 
     Forward, loss and error at the head, backward into reused gradient buffers, then the
     optimizer's fused update of every layer's weights (respecting masks) and biases. Every
     array op goes to the model's device (:mod:`sparana_lite.device`); on the GPU the batch, the
     returned loss (a device scalar) and all work stay there.
+
+    Parameters
+    ----------
+    model : MLP
+        Trained in place by each step.
+    optimizer : SGD or Adam
+    batch_size : int
+        Samples per batch; the L2 decay is scaled by it, so every batch must have this many.
+
+    The step checks its batch: ``xb`` (batch_size, n_features) finite numbers, ``yb`` int
+    labels (batch_size,) in [0, n_classes).
     """
+    V.mlp(model)
+    _check_optimizer(optimizer)
+    batch_size = V.positive_int(batch_size, "batch_size")
     dev = model.layers[0].device
     state = _bind_state(optimizer, model)
     params = [layer.params() for layer in model.layers]  # (flat weight values, flat mask)
@@ -158,6 +186,12 @@ def make_step(model, optimizer, batch_size):
     guard = dev.new_guard()  # GPU: set by a non-finite loss, it turns the updates into no-ops
 
     def step(xb, yb):
+        if dev.name == "cpu":  # on the GPU, sl.train passes batches of its checked data
+            xb = model._check_x(xb, "xb")
+            if xb.shape[0] != batch_size:
+                raise ValueError(f"xb has {xb.shape[0]} samples; this step was made for "
+                                 f"batch_size={batch_size}")
+            yb = V.as_labels(yb, "yb", model.n_classes, n_samples=batch_size)
         acts = model.forward(xb)
         loss, d = dev.loss_and_error(model, acts[-1], yb, guard)
         if not dev.may_update(loss):
@@ -194,9 +228,7 @@ def train(model, x, y, optimizer=None, steps=None, epochs=None, batch_size=250, 
     progress : bool
         Show a tqdm progress bar.
     """
-    from .model import MLP  # local import: model imports nothing from train
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
+    V.mlp(model)
     x = model._check_x(x)
     y = V.as_labels(y, "y", model.n_classes, n_samples=x.shape[0])
     batch_size = V.positive_int(batch_size, "batch_size")
@@ -214,10 +246,7 @@ def train(model, x, y, optimizer=None, steps=None, epochs=None, batch_size=250, 
             raise ValueError("eval_data must be a pair (x, y)")
         ex = model._check_x(eval_data[0], "eval_data[0]")
         ey = V.as_labels(eval_data[1], "eval_data[1]", model.n_classes, n_samples=ex.shape[0])
-    if optimizer is None:
-        optimizer = Adam(lr=1e-4, eps=1e-3)
-    if not isinstance(optimizer, (SGD, Adam)):
-        raise TypeError(f"optimizer must be sl.SGD or sl.Adam; got {type(optimizer).__name__}")
+    optimizer = Adam(lr=1e-4, eps=1e-3) if optimizer is None else _check_optimizer(optimizer)
 
     dev = model.layers[0].device
     step_fn = make_step(model, optimizer, batch_size)

@@ -118,8 +118,7 @@ def _check_strengths(strengths):
 
 def _check_pair(lq_model, sce_model, x, y):
     for name, model in (("lq_model", lq_model), ("sce_model", sce_model)):
-        if not hasattr(model, "input_gradient"):
-            raise TypeError(f"{name} must be a sparana_lite.MLP; got {type(model).__name__}")
+        V.mlp(model, name)
     if lq_model.widths[0] != sce_model.widths[0] or lq_model.n_classes != sce_model.n_classes:
         raise ValueError(f"lq_model and sce_model must take the same inputs and classes; got "
                          f"widths {lq_model.widths} and {sce_model.widths}")

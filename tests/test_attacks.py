@@ -293,6 +293,39 @@ def test_target_argument_checks():
 
 
 # ---------------------------------------------------------------------------- evaluate
+@pytest.mark.parametrize("call", [
+    lambda m: attacks.fgsm(m, X, Y, 0.1),
+    lambda m: attacks.pgd(m, X, Y, 0.1, steps=2),
+    lambda m: attacks.attack("noise", m, X, Y, 0.1),
+    lambda m: attacks.margin_gradient(m, X, Y),
+    lambda m: attacks.runner_up(m, X, Y),
+    lambda m: attacks.fooled(m, X, X, Y),
+    lambda m: attacks.success_rate(m, X, X, Y),
+    lambda m: attacks.evaluate(m, X, X, Y),
+    lambda m: attacks.detection_scores(m, np.zeros((3, 5), np.float32)),
+], ids=["fgsm", "pgd", "attack", "margin_gradient", "runner_up", "fooled", "success_rate",
+        "evaluate", "detection_scores"])
+def test_every_function_taking_a_model_checks_it(call):
+    """Fails if a function that takes a model lets a non-MLP through (to an AttributeError deep
+    inside, or, for the noise attack and detection_scores, to no error at all)."""
+    with pytest.raises(TypeError, match="model must be a sparana_lite.MLP; got str"):
+        call("model")
+
+
+def test_detection_scores_checks_its_values():
+    """Fails if detection_scores scores values that are not (n, n_classes) finite numbers
+    (a wrong width used to be scored as if it had the model's classes)."""
+    model = small()  # 5 classes
+    with pytest.raises(ValueError, match="z must have 5 features"):
+        attacks.detection_scores(model, np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match="z must be a 2-D array"):
+        attacks.detection_scores(model, np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match="z contains NaN"):
+        attacks.detection_scores(model, np.full((2, 5), np.nan))
+    with pytest.raises(TypeError, match="z must hold real numbers"):
+        attacks.detection_scores(model, np.full((2, 5), "a"))
+
+
 def test_detection_scores():
     z = np.array([[0.1, 0.9, -0.2], [1.5, 0.0, 0.0]], dtype=np.float32)
     lq = sl.MLP([4, 3], head="lq")

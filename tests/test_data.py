@@ -1,6 +1,7 @@
 """Tests for sparana_lite.data. No network: every download goes through a patched `_download`."""
 import gzip
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -288,6 +289,53 @@ def test_parsed_cache_is_used_invalidated_and_rebuilt(tmp_path, real_dir, tmp_ca
     with np.load(cache_file, allow_pickle=False) as z:
         assert z["x_train"].dtype == np.uint8 and z["x_train"].shape == (60_000, 784)
         assert data._MNIST.sha256["train-images-idx3-ubyte"] in str(z["sha256"])
+
+
+def _rewrite_cache(cache_file, **changes):
+    with np.load(cache_file, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    np.savez(cache_file, **arrays)
+
+
+def test_parsed_cache_is_checked_against_its_stored_hashes(tmp_path, real_dir, tmp_cache, mnist,
+                                                            monkeypatch):
+    """A parsed cache whose pixels were altered (the source files untouched) is rebuilt, not
+    served: its arrays must hash to the stored sha256 of the verified files, and for MNIST the
+    stored hashes must be the known ones. Fails if the stored hashes are never checked."""
+    _make_dir(tmp_path, real_dir)
+    monkeypatch.setenv("SPARANA_LITE_DATA", str(tmp_path / "data"))
+    load_mnist(download=False)
+    cache_file = tmp_cache / "data" / "mnist-parsed-v1.npz"
+    with np.load(cache_file, allow_pickle=False) as z:
+        altered = z["x_test"].copy()
+        stored = json.loads(str(z["sha256"]))
+    altered[0, 300] ^= 0xFF
+    _rewrite_cache(cache_file, x_test=altered)
+    monkeypatch.setattr(data, "_MEMO", {})
+    assert np.array_equal(load_mnist(download=False).x_test, mnist.x_test)  # rebuilt
+    # altered pixels stored with their own (consistent) hash: not MNIST's, so rebuilt too
+    header = bytes.fromhex("00000803") + (10_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    forged = dict(stored, **{"t10k-images-idx3-ubyte":
+                             hashlib.sha256(header + altered.tobytes()).hexdigest()})
+    _rewrite_cache(cache_file, x_test=altered, sha256=np.array(json.dumps(forged)))
+    monkeypatch.setattr(data, "_MEMO", {})
+    assert np.array_equal(load_mnist(download=False).x_test, mnist.x_test)
+
+
+def test_parsed_cache_errors_other_than_a_damaged_file_are_raised(tmp_path, real_dir, tmp_cache,
+                                                                  monkeypatch):
+    """Only the errors a missing, corrupt or unreadable cache file raises mean "rebuild it";
+    any other error (here a RuntimeError standing for a bug) must surface. Fails if the read
+    swallows every exception."""
+    _make_dir(tmp_path, real_dir)
+    monkeypatch.setenv("SPARANA_LITE_DATA", str(tmp_path / "data"))
+
+    def broken_load(*args, **kwargs):
+        raise RuntimeError("a bug, not a damaged file")
+    monkeypatch.setattr(data.np, "load", broken_load)
+    with pytest.raises(RuntimeError, match="a bug"):
+        load_mnist(download=False)
 
 
 def test_load_argument_checks():

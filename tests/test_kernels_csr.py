@@ -1,4 +1,5 @@
 """CSR kernels (sparana_lite.kernels.csr) against NumPy/SciPy references."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -41,11 +42,23 @@ def rng():
     return np.random.default_rng(0)
 
 
+@contextlib.contextmanager
+def forced(parallel):
+    """Send the public kernels to their parallel drivers (threshold 0) or serial twins, whatever
+    the size (a context manager, since hypothesis tests cannot use function-scoped fixtures)."""
+    saved = csr.PARALLEL_MIN_WORK
+    csr.PARALLEL_MIN_WORK = 0 if parallel else 2**62
+    try:
+        yield
+    finally:
+        csr.PARALLEL_MIN_WORK = saved
+
+
 @pytest.fixture(params=["serial", "parallel"])
-def path(request, monkeypatch):
+def path(request):
     """Run a test through the serial twin or the parallel driver, whatever the size."""
-    monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0 if request.param == "parallel" else 2**62)
-    return request.param
+    with forced(request.param == "parallel"):
+        yield request.param
 
 
 # ---------------------------------------------------------------- property tests
@@ -58,6 +71,10 @@ densities = st.sampled_from([0.0, 0.05, 0.3, 1.0])
 @given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1),
        parallel=st.booleans())
 def test_spmm_matches_numpy(shape, density, seed, parallel):
+    """The raw driver and the public ``spmm``, both forced onto the drawn path, against NumPy.
+    Fails if either path computes a wrong element or leaves one unwritten, or if the public
+    kernel's parallel branch is broken (its shapes stay below PARALLEL_MIN_WORK: the path is
+    forced)."""
     m, k, n = shape
     rng = np.random.default_rng(seed)
     A, W = random_csr(rng, m, k, density)
@@ -67,23 +84,30 @@ def test_spmm_matches_numpy(shape, density, seed, parallel):
     args = (A.indptr, A.indices, A.data, B, out) + ((3,) if parallel else ())
     kernel(*args)
     close(out, W.astype(np.float64) @ B)
-    close(spmm(A, B), W.astype(np.float64) @ B)
+    with forced(parallel):
+        close(spmm(A, B), W.astype(np.float64) @ B)
 
 
 @PROPERTY
-@given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1))
-def test_spmm_t_matches_numpy(shape, density, seed):
+@given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1),
+       parallel=st.booleans())
+def test_spmm_t_matches_numpy(shape, density, seed, parallel):
+    """Public ``spmm_t`` on the drawn path against NumPy; fails if the transpose plan or either
+    path of the product it runs on computes a wrong element."""
     m, k, n = shape
     rng = np.random.default_rng(seed)
     A, W = random_csr(rng, m, k, density)
     B = rng.standard_normal((m, n)).astype(np.float32)
-    close(spmm_t(A, B), W.T.astype(np.float64) @ B)
+    with forced(parallel):
+        close(spmm_t(A, B), W.T.astype(np.float64) @ B)
 
 
 @PROPERTY
 @given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1),
        parallel=st.booleans())
 def test_sddmm_matches_numpy(shape, density, seed, parallel):
+    """The raw driver and the public ``sddmm``, both on the drawn path, against (X @ Y) at A's
+    entries; fails if either path writes a wrong or no value at a stored entry."""
     m, k, d = shape
     rng = np.random.default_rng(seed)
     A, _ = random_csr(rng, m, k, density)
@@ -95,13 +119,16 @@ def test_sddmm_matches_numpy(shape, density, seed, parallel):
     kernel(A.indptr, A.indices, X, Yt, out, *((3,) if parallel else ()))
     ref = sddmm_reference(A, X, Y)
     close(out, ref, scale=np.sqrt(d))
-    close(sddmm(A, X, Y), ref, scale=np.sqrt(d))
+    with forced(parallel):
+        close(sddmm(A, X, Y), ref, scale=np.sqrt(d))
 
 
 @PROPERTY
-@given(shape=shapes, seed=st.integers(0, 2**31 - 1), max_row=st.integers(0, 12))
-def test_raw_csr_unsorted_with_duplicates(shape, seed, max_row):
-    """CSR built by hand: empty rows, columns in random order, repeated columns."""
+@given(shape=shapes, seed=st.integers(0, 2**31 - 1), max_row=st.integers(0, 12),
+       parallel=st.booleans())
+def test_raw_csr_unsorted_with_duplicates(shape, seed, max_row, parallel):
+    """CSR built by hand: empty rows, columns in random order, repeated columns, on the drawn
+    path. Fails if a kernel assumes sorted or unique column indices, or sorts them in place."""
     m, k, n = shape
     rng = np.random.default_rng(seed)
     counts = rng.integers(0, max_row + 1, size=m)
@@ -116,9 +143,10 @@ def test_raw_csr_unsorted_with_duplicates(shape, seed, max_row):
     X = rng.standard_normal((m, n)).astype(np.float32)
     Y = rng.standard_normal((n, k)).astype(np.float32)
     scale = max(1.0, float(np.abs(data).sum()))
-    close(spmm(A, B), W @ B, scale=scale)
-    close(spmm_t(A, Bt), W.T @ Bt, scale=scale)
-    close(sddmm(A, X, Y), sddmm_reference(A, X, Y), scale=np.sqrt(n))
+    with forced(parallel):
+        close(spmm(A, B), W @ B, scale=scale)
+        close(spmm_t(A, Bt), W.T @ Bt, scale=scale)
+        close(sddmm(A, X, Y), sddmm_reference(A, X, Y), scale=np.sqrt(n))
     np.testing.assert_array_equal(A.indices, indices)  # nothing sorted in place
 
 
@@ -332,6 +360,9 @@ def test_corrupt_indptr_rejected():
 # ---------------------------------------------------------------- transpose plan
 
 def test_plan_pattern_and_refresh(rng, path):
+    """The plan is A.T's pattern, stays valid when the values change, and ``transpose_data``
+    writes the new values into ``out`` in A.T's order. Fails if the pattern or permutation is
+    wrong, or if ``out`` is returned without being written."""
     A, W = random_csr(rng, 40, 25, 0.3)
     plan = TransposePlan(A)
     AT = A.T.tocsr()
@@ -347,8 +378,11 @@ def test_plan_pattern_and_refresh(rng, path):
     A.data[:] = rng.standard_normal(A.nnz).astype(np.float32)
     W2 = A.toarray()
     close(spmm_t(A, B, plan=plan), W2.T @ B)
-    out = np.empty(A.nnz, np.float32)
+    out = np.full(A.nnz, np.nan, np.float32)
     assert plan.transpose_data(A.data, out=out) is out
+    AT2 = A.T.tocsr()
+    AT2.sort_indices()
+    np.testing.assert_array_equal(out, AT2.data)  # the new values, in the transpose's order
 
 
 def test_plan_mismatch_rejected(rng):
@@ -446,9 +480,15 @@ def test_serial_and_parallel_paths_agree_bitwise(rng):
 
 
 @pytest.mark.parametrize("n_chunks", [1, 3, 8, 1000])
-def test_balanced_row_chunks(n_chunks, rng):
-    A, _ = random_csr(rng, 97, 50, 0.2)
-    A = sp.csr_matrix(A.toarray() * (np.arange(97) % 5 != 0)[:, None])  # some empty rows
-    bounds = csr._balanced_row_chunks(A.indptr, n_chunks)
+def test_balanced_row_chunks(n_chunks):
+    """Chunks cover the rows in order and each costs at most its fair share of ``nnz + rows``
+    plus one row (a cut falls between rows). The rows' lengths grow from 0 to 96 (every fifth
+    row empty), so cutting into equal numbers of rows, or any unbalanced cut, fails."""
+    lengths = np.arange(97) * (np.arange(97) % 5 != 0)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    bounds = csr._balanced_row_chunks(indptr, n_chunks)
     assert bounds.shape == (n_chunks + 1,) and bounds[0] == 0 and bounds[-1] == 97
     assert np.all(np.diff(bounds) >= 0)
+    cost = indptr[bounds] + bounds                     # cumulative nnz + rows at each cut
+    fair = (indptr[-1] + 97) / n_chunks
+    assert np.all(np.diff(cost) <= np.ceil(fair) + 1 + lengths.max())

@@ -98,3 +98,33 @@ def test_sgd_update_matches_reference(masked):
     np.testing.assert_allclose(serial[0], ew, rtol=1e-5, atol=1e-6)
     for s, p in zip(serial, parallel):
         np.testing.assert_array_equal(s, p)
+
+
+def _raise(*args):
+    raise RuntimeError("parallel driver reached")
+
+
+@pytest.mark.parametrize("driver, call", [
+    ("_bias_act_parallel", lambda: K.bias_act_(np.ones((2, 3), np.float32), np.ones(3, np.float32),
+                                               K.RELU)),
+    ("_act_grad_parallel", lambda: K.act_grad_(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32),
+                                               K.RELU)),
+    ("_adam_parallel", lambda: K.adam_update_(*(np.ones(5, np.float32) for _ in range(4)),
+                                              np.zeros(0, bool), 1e-3, 0.9, 0.999, 1e-3, 0.0, 1.0)),
+    ("_sgd_parallel", lambda: K.sgd_update_(*(np.ones(5, np.float32) for _ in range(3)),
+                                            np.zeros(0, bool), 0.1, 0.9, 0.0)),
+])
+def test_both_paths_reaches_every_parallel_driver(monkeypatch, driver, call):
+    """``both_paths`` (the switch the equality tests above and test_train's thread test use)
+    must run each kernel's parallel driver on its second run and its serial twin on the first.
+    Fails if a kernel decides serial-or-parallel on anything but ``PARALLEL_MIN_SIZE`` read at
+    call time (e.g. a threshold copied at import, as ``UPDATE_PARALLEL_MIN_SIZE`` was)."""
+    monkeypatch.setattr(K, driver, _raise)
+    with pytest.raises(RuntimeError, match="parallel driver reached"):
+        both_paths(call)
+    saved = K.PARALLEL_MIN_SIZE
+    K.PARALLEL_MIN_SIZE = 10**12
+    try:
+        call()  # the serial twin alone: no error
+    finally:
+        K.PARALLEL_MIN_SIZE = saved

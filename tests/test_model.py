@@ -1,6 +1,5 @@
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest
@@ -59,6 +58,47 @@ def test_same_seed_same_weights_other_seed_other_weights():
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sl.MLP(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"head": "LQ"}, ValueError, r"head must be one of \('lq', 'sce'\); got 'LQ'"),
+    ({"activation": "ReLU"}, ValueError, "activation must be one of"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"metadata": "notes"}, TypeError, "metadata must be a dict"),
+])
+def test_from_layers_checks_like_the_constructor(kwargs, error, match):
+    """from_layers (used by copy, load, pruning and chapters) runs the constructor's checks.
+    Fails if it accepts an unknown head such as "LQ" (which trained with cross-entropy and
+    returned raw logits), an unknown activation, a bad seed or non-dict metadata."""
+    with pytest.raises(error, match=match):
+        sl.MLP.from_layers(small().layers, **kwargs)
+
+
+def test_from_layers_checks_the_layers():
+    """Fails if from_layers accepts no layers, a non-layer, or layers whose widths do not chain."""
+    l0, l1, l2 = small().layers
+    with pytest.raises(ValueError, match="layers must be a non-empty list"):
+        sl.MLP.from_layers([])
+    with pytest.raises(TypeError, match=r"layers\[1\] must be a DenseLayer or CSRLayer"):
+        sl.MLP.from_layers([l0, "layer"])
+    with pytest.raises(ValueError, match=r"layers\[1\] has 7 inputs but layers\[0\] has 9 outputs"):
+        sl.MLP.from_layers([l0, l2])
+    assert sl.MLP.from_layers([l0, l1, l2], head="sce").widths == [12, 9, 7, 5]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.loss(X, Y),
+    lambda m: m.output(X),
+    lambda m: m.gradients(X, Y),
+    lambda m: sl.attacks.detection_scores(m, m.logits(X)),
+], ids=["loss", "output", "gradients", "detection_scores"])
+def test_every_head_branch_refuses_an_unknown_head(call):
+    """A head set after construction ("LQ") must not fall into another head's branch. Fails if
+    a branch on the head has an else that treats an unknown head as "sce" (or "lq")."""
+    model = small()
+    model.head = "LQ"
+    with pytest.raises(ValueError, match=r"head must be one of \('lq', 'sce'\); got 'LQ'"):
+        call(model)
 
 
 # --------------------------------------------------------------------------- forward
@@ -204,18 +244,23 @@ def test_copy_is_independent():
 # ------------------------------------------------------------------ dense <-> sparse
 @pytest.mark.parametrize("head", ["lq", "sce"])
 def test_to_sparse_keeps_outputs_and_gradients(head):
+    """Fails if to_sparse keeps a dense layer or changes the weights, if the CSR forward or
+    backward pass differs from the dense one, or if a CSR gradient is not on the layer's own
+    sparsity pattern (the gradient exists only for stored weights)."""
     dense = pruned(small(head))
     sparse = dense.to_sparse()
-    assert sparse.is_sparse == [True] * 3 and dense.is_sparse == [False] * 3
+    assert sparse.is_sparse == [True] * 3
     assert sparse.sparsity() == pytest.approx(dense.sparsity())
     np.testing.assert_allclose(sparse.output(X), dense.output(X), rtol=1e-5, atol=1e-6)
     assert sparse.loss(X, Y) == pytest.approx(dense.loss(X, Y), rel=1e-5)
     dW_s, db_s = sparse.gradients(X, Y)
     dW_d, db_d = dense.gradients(X, Y)
-    for gs, gd, W in zip(dW_s, dW_d, dense.weights):
+    for gs, gd, W, layer in zip(dW_s, dW_d, dense.weights, sparse.layers):
         nz = W != 0
+        assert gs.nnz == layer.W.nnz == np.count_nonzero(W)
+        np.testing.assert_array_equal(gs.indptr, layer.W.indptr)
+        np.testing.assert_array_equal(gs.indices, layer.W.indices)
         np.testing.assert_allclose(gs.toarray()[nz], gd[nz], rtol=1e-4, atol=1e-5)
-        assert np.all(gs.toarray()[~nz] == 0)
     for gs, gd in zip(db_s, db_d):
         np.testing.assert_allclose(gs, gd, rtol=1e-4, atol=1e-5)
     back = sparse.to_dense()
@@ -237,10 +282,23 @@ def test_with_masks_zeroes_and_validates():
     masked = model.with_masks([mask, None, None])
     assert np.all(masked.weights[0][:, 3:] == 0) and np.array_equal(masked.masks[0], mask)
     assert model.masks == [None] * 3  # the argument is unchanged
-    with pytest.raises(ValueError, match=r"masks\[0\] must have shape"):
+    with pytest.raises(ValueError, match=r"masks\[0\] must be a bool array of shape \(12, 9\); got bool \(5, 9\)"):
         model.with_masks([mask[:5], None, None])
     with pytest.raises(ValueError, match="one entry per layer"):
         model.with_masks([mask])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_with_masks_refuses_non_bool_masks_like_apply_masks(dtype):
+    """A float array passed as a mask (e.g. the weights or scores themselves) must be refused,
+    as prune.apply_masks refuses it, not cast to True wherever it is nonzero. Fails if either
+    function casts such an array instead of refusing it."""
+    model = small()
+    weights = np.asarray(model.weights[0], dtype=dtype)
+    with pytest.raises(ValueError, match=rf"masks\[0\] must be a bool array of shape \(12, 9\); got {np.dtype(dtype)}"):
+        model.with_masks([weights, None, None])
+    with pytest.raises(ValueError, match=rf"keep\[0\] must be a bool array of shape \(12, 9\); got {np.dtype(dtype)}"):
+        sl.prune.apply_masks(model, [weights, None, None])
 
 
 # ------------------------------------------------------------------------ save, load
@@ -301,6 +359,8 @@ def _rewrite_meta(src, dst, **changes):
 
 
 def test_load_refuses_newer_format_and_inconsistent_shapes(tmp_path):
+    """Fails if load accepts a newer format or a widths/shape mismatch, or if it refuses the
+    untouched file (then the refusals would prove nothing)."""
     good = small().save(tmp_path / "good.npz")
     _rewrite_meta(good, tmp_path / "new.npz", version=FORMAT_VERSION + 1)
     with pytest.raises(ValueError, match="newer"):
@@ -308,4 +368,4 @@ def test_load_refuses_newer_format_and_inconsistent_shapes(tmp_path):
     _rewrite_meta(good, tmp_path / "shape.npz", widths=[12, 8, 7, 5])
     with pytest.raises(ValueError, match="has shape"):
         sl.MLP.load(tmp_path / "shape.npz")
-    assert zipfile.is_zipfile(good)
+    assert sl.MLP.load(good).widths == [12, 9, 7, 5]  # the untouched file loads: the changes were refused

@@ -80,11 +80,21 @@ def test_same_seed_same_result_other_seed_other_result():
 
 @pytest.mark.parametrize("sparse", [False, True])
 def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, sparse):
-    """The parallel kernels (forced on here) compute each element in one thread, in order."""
+    """The parallel kernels (forced on here) compute each element in one thread, in order.
+
+    Fails if a parallel driver's result depends on the number of threads, or if forcing the
+    thresholds no longer reaches the parallel Adam update (counted below)."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("NUMBA_NUM_THREADS < 2; test_kernels_csr checks threads in subprocesses")
     monkeypatch.setattr(dense, "PARALLEL_MIN_SIZE", 0)
     monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0)
+    calls = []
+    adam_parallel = dense._adam_parallel
+
+    def counted(*args):
+        calls.append(1)
+        return adam_parallel(*args)
+    monkeypatch.setattr(dense, "_adam_parallel", counted)
     x, y = small_mnist.x_train[:500], small_mnist.y_train[:500]
     results = []
     for threads in (1, 2):
@@ -97,6 +107,7 @@ def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, spar
         sl.train(model, x, y, optimizer=sl.Adam(lr=1e-3), steps=10, batch_size=50, progress=False)
         results.append(model.weights + model.biases)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert len(calls) == 2 * 10 * 2 * 3  # 2 runs x 10 steps x (weights, biases) x 3 layers
     assert all(np.array_equal(p, q) for p, q in zip(*results))
 
 
@@ -195,3 +206,28 @@ def test_invalid_training_data():
         sl.train(small(), np.full_like(X, np.nan), Y, steps=1, batch_size=20, progress=False)
     with pytest.raises(TypeError, match="model must be a sparana_lite.MLP"):
         sl.train("model", X, Y, steps=1)
+
+
+def test_make_step_checks_its_arguments_and_each_batch():
+    """make_step is public (chapters and benchmarks call it): fails if it accepts a non-model,
+    a non-optimizer or a bad batch size, or if its step trains on a batch of the wrong width,
+    size (the L2 decay is scaled by batch_size), labels, or with NaN, instead of refusing it."""
+    model = small()
+    with pytest.raises(TypeError, match="model must be a sparana_lite.MLP"):
+        make_step("model", sl.Adam(), 20)
+    with pytest.raises(TypeError, match="optimizer must be sl.SGD or sl.Adam; got str"):
+        make_step(model, "adam", 20)
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        make_step(model, sl.Adam(), 0)
+    step = make_step(model, sl.Adam(), 20)
+    before = [W.copy() for W in model.weights]
+    with pytest.raises(ValueError, match="xb must have 12 features"):
+        step(X[:20, :5], Y[:20])
+    with pytest.raises(ValueError, match=r"xb has 10 samples; this step was made for batch_size=20"):
+        step(X[:10], Y[:10])
+    with pytest.raises(ValueError, match=r"yb must hold labels in \[0, 4\]"):
+        step(X[:20], Y[:20] + 5)
+    with pytest.raises(ValueError, match="xb contains NaN"):
+        step(np.full((20, 12), np.nan), Y[:20])
+    assert all(np.array_equal(W, b) for W, b in zip(model.weights, before))  # nothing trained
+    assert np.isfinite(step(X[:20], Y[:20]))

@@ -86,3 +86,44 @@ def test_lq_mnist_at_its_ci_default_reaches_97_5_percent(mnist):
     """The blog's LQ model at the CI-sized step count (shared with the chapters via the cache)."""
     model = zoo.trained("lq-mnist", progress=False)
     assert model.accuracy(mnist.x_test, mnist.y_test) >= 0.975
+
+
+def test_book_seed_reads_the_environment(monkeypatch):
+    """Fails if book_seed ignores $SPARANA_BOOK_SEED or accepts a value that is not a seed."""
+    monkeypatch.delenv("SPARANA_BOOK_SEED", raising=False)
+    assert sl.zoo.book_seed() == 0
+    monkeypatch.setenv("SPARANA_BOOK_SEED", "2")
+    assert sl.zoo.book_seed() == 2
+    for bad in ("-1", "one", "1.5", ""):
+        monkeypatch.setenv("SPARANA_BOOK_SEED", bad)
+        with pytest.raises(ValueError, match="SPARANA_BOOK_SEED"):
+            sl.zoo.book_seed()
+
+
+def test_a_cached_file_with_another_key_is_retrained(tmp_cache, tiny):
+    """A loadable file at the cache path that is not the model the key describes (here an
+    untrained model with no key; also one whose stored key differs) must be retrained with a
+    warning. Fails if trained() trusts any loadable file at its path."""
+    path = zoo.path(tiny)
+    sl.MLP([784, 32, 10], seed=5).save(path)
+    with pytest.warns(UserWarning, match="retraining tiny-test: the cached file .* has key None"):
+        model = zoo.trained(tiny, progress=False)
+    assert model.metadata["key"] == zoo.key(tiny) == sl.MLP.load(path).metadata["key"]
+    stale = sl.MLP.load(path)
+    stale.metadata["key"] = "0" * 64
+    stale.save(path)
+    with pytest.warns(UserWarning, match="has key '0000000000000000.*', expected"):
+        zoo.trained(tiny, progress=False)
+    assert sl.MLP.load(path).metadata["key"] == zoo.key(tiny)
+
+
+def test_the_key_covers_the_training_code_version(tiny, monkeypatch):
+    """Bumping sparana_lite.train.TRAINING_VERSION (what a change of training semantics must
+    do) changes every key, so weights trained by older code are never served. Fails if the key
+    leaves the version out, or if the zoo reads another constant than train.py's."""
+    import importlib
+    train_module = importlib.import_module("sparana_lite.train")
+    assert zoo.TRAINING_VERSION == train_module.TRAINING_VERSION
+    base = zoo.key(tiny)
+    monkeypatch.setattr(zoo, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
+    assert zoo.key(tiny) != base

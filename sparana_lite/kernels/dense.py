@@ -22,11 +22,12 @@ ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "tanh": TANH, "sigmoid": SIGMOID}
 # those threads: a product followed by a parallel bias+ReLU took 8.0 ms against 1.6 ms with the
 # serial loop, and the whole step ran at 68 ms/step against 14 ms/step serial. Only arrays far
 # larger than that model's (over 4M elements) go parallel.
-PARALLEL_MIN_SIZE = 4_194_304
 # The optimizer updates follow the step's last product. Two threads update the 2.3M parameters
 # faster (5.4 ms against 6.9-7.4 ms serial), but numba's OpenMP threads then spin into the next
 # step and its forward + backward took 20 ms instead of 11.5 ms; so they share the threshold.
-UPDATE_PARALLEL_MIN_SIZE = PARALLEL_MIN_SIZE
+# Every kernel reads this module global when it is called, so setting it (as the tests do to
+# force either path) switches all of them.
+PARALLEL_MIN_SIZE = 4_194_304
 # Optimizer updates run over flat parameter vectors in blocks of this many elements. They are
 # compiled without fastmath: with it, LLVM contracted the update into FMAs differently in the
 # parallel and serial drivers, and the weights differed in the last bit between the two.
@@ -189,7 +190,7 @@ def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
     """
     f = np.float32
     args = (w, g, m, v, mask, f(lr_t), f(beta1), f(beta2), f(eps), f(decay), f(clip))
-    if w.shape[0] >= UPDATE_PARALLEL_MIN_SIZE:
+    if w.shape[0] >= PARALLEL_MIN_SIZE:
         _adam_parallel(*args)
     else:
         _adam_serial(*args)
@@ -225,7 +226,7 @@ def sgd_update_(w, g, vel, mask, lr, momentum, decay):
     """
     f = np.float32
     args = (w, g, vel, mask, f(lr), f(momentum), f(decay))
-    if w.shape[0] >= UPDATE_PARALLEL_MIN_SIZE:
+    if w.shape[0] >= PARALLEL_MIN_SIZE:
         _sgd_parallel(*args)
     else:
         _sgd_serial(*args)
