@@ -16,6 +16,7 @@ at the last layer is d_L = d loss / d z_L = output - onehot. Backprop, layer by 
     d_prev = (d @ W.T) * act'(z_prev)
 """
 import copy
+import functools
 import json
 from pathlib import Path
 import zipfile
@@ -27,6 +28,7 @@ from . import _validate as V
 from ._io import atomic_save_npz
 from .kernels import dense as K
 from .kernels.csr import TransposePlan, csr_matrix_f32, sddmm, spmm, spmm_t
+from .kernels.threads import blas_on_calling_thread
 
 FORMAT = "sparana_lite.MLP"
 FORMAT_VERSION = 1
@@ -115,6 +117,18 @@ class CSRLayer:
 
     def copy(self):
         return CSRLayer(self.W.copy(), self.b.copy())
+
+
+def _one_thread_pool(method):
+    """Run ``method`` with BLAS on the calling thread when the model has a CSR layer, so that
+    BLAS's and numba's thread pools do not fight (see :mod:`sparana_lite.kernels.threads`)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not any(layer.sparse for layer in self.layers):
+            return method(self, *args, **kwargs)
+        with blas_on_calling_thread():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 class MLP:
@@ -214,6 +228,7 @@ class MLP:
     def _check_x(self, x, name="x"):
         return V.as_float32_matrix(x, name, n_features=self.widths[0])
 
+    @_one_thread_pool
     def forward(self, x):
         """All activations for a checked float32 batch: [x, a_1, ..., a_{L-1}, z_L]."""
         acts = [x]
@@ -280,6 +295,7 @@ class MLP:
         x, y = self._checked_xy(x, y)
         return self._loss_and_error(self._logits_checked(x), y)[0]
 
+    @_one_thread_pool
     def backward(self, acts, d, grads_out=None):
         """Backprop the last-layer error d (n, classes) through activations from :meth:`forward`.
 
@@ -321,6 +337,7 @@ class MLP:
         _, d = self._loss_and_error(acts[-1], y)
         return self.backprop_to_input(acts, d)
 
+    @_one_thread_pool
     def backprop_to_input(self, acts, d):
         """Carry an error d = d f / d z_L (n, classes) back to the input: d f / d x (n, n_features).
 
