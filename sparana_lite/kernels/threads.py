@@ -2,30 +2,31 @@
 
 A model with CSR hidden layers and a dense output layer alternates numba parallel regions (the
 CSR kernels) with BLAS products (``@``). After a product, OpenBLAS's worker threads keep
-spinning for about 0.1 s (its THREAD_TIMEOUT) waiting for more work; a numba region started
-meanwhile shares a core with that spinner. Measured on the 2-core AMD EPYC dev machine
-(1000x1000 layer, batch 256; each ``spmm`` call preceded by the output layer's product
-(256x400) @ (400x10), which OpenBLAS runs on 2 threads): ``spmm`` took 5-10 ms at every
-sparsity instead of 0.15-4.4 ms alone, 0.07-2.2x scipy's time and 0.3-0.5x dense NumPy's.
+spinning for about 0.1 s (its THREAD_TIMEOUT) waiting for more work, and a numba region started
+meanwhile shares a core with them. Measured with ``benchmarks/kernels.py`` on the 2-core AMD
+EPYC dev machine (1000x1000 layer, batch 256, every call right after the output layer's
+product (256x400) @ (400x10), which OpenBLAS runs on two threads): ``spmm`` took 3.5-11 ms at
+every sparsity from 50% to 99%, against 0.12-4.5 ms alone; 0.12-2.5x scipy's speed and
+0.24-0.74x dense NumPy's.
 
-:func:`blas_on_calling_thread` limits BLAS to the calling thread while it is active: then no
-BLAS worker wakes up, numba's pool has the other cores to itself, and ``spmm`` kept its speed
-(2.4-3.5x scipy, faster than dense NumPy from 80% sparsity, as alone). A model with CSR layers
-runs its forward and backward passes inside it (see :mod:`sparana_lite.model`); the dense
-products in such a model are small, and one thread does them as fast as two.
+:func:`blas_on_calling_thread` limits BLAS to the calling thread while it is active: no BLAS
+worker wakes up, numba's pool has the other core to itself, and in the same loop ``spmm`` kept
+its speed alone (2.0-3.9x scipy, 1.1-22x dense NumPy from 80% sparsity; runs with other jobs
+using 60-70% of the machine, which slow a parallel region now and then whatever the scheme).
+``MLP`` runs the forward and backward passes of a model with a CSR layer inside it. The price:
+that model's dense products run on one thread (the output layer's product takes 41 us
+instead of 23 us; a 784x1000 dense layer at batch 256 would take 3.9 ms instead of 2.0 ms).
 
-What else was tried, measured the same way (environment variables set before Python started):
-``OMP_WAIT_POLICY=passive`` for numba's OpenMP threads and
-numba's ``workqueue`` threading layer (both still fight the spinning BLAS worker: 0.1-2.7x
-scipy), shutting OpenBLAS's threads down before each CSR product (0.1-1.5x: recreating them
-costs more), limiting BLAS only around the CSR products (no effect: the worker is already
-spinning), and serial CSR kernels (1.2-2.1x scipy, below the 2x target).
-``OPENBLAS_THREAD_TIMEOUT=4`` fixes it too (2.0-3.3x scipy), but OpenBLAS reads it only when it
-loads, before this library could set it, so the library does not rely on it.
+Tried the same way and rejected: ``OMP_WAIT_POLICY=passive`` for numba's OpenMP threads and
+numba's ``workqueue`` threading layer (both still meet the spinning BLAS worker: 0.1-2.7x
+scipy); shutting OpenBLAS's threads down before each CSR product (0.1-1.5x: recreating them
+costs more); limiting BLAS only around the CSR products (no effect: the worker is already
+spinning); serial CSR kernels (1.2-2.1x scipy, under the 2x target). Setting
+``OPENBLAS_THREAD_TIMEOUT=4`` works as well (2.0-3.3x scipy), but OpenBLAS reads it when it
+loads, before this library could set it, so nothing here depends on environment variables.
 
-The limit changes which thread runs a BLAS product, not its result: OpenBLAS splits sgemm over
-output blocks, each computed in the same order on one or two threads (the tests check that the
-model's outputs and trained weights are bitwise equal with and without the limit).
+The limit changes which threads compute a BLAS product, not its result (the tests check that
+a CSR model's outputs, gradients and trained weights are bitwise equal with and without it).
 """
 import contextlib
 import threading
