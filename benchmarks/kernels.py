@@ -15,6 +15,11 @@ than dense numpy from 90% sparsity up. It also reports how much of the CPU other
 used meanwhile: on a busy 2-core machine a parallel region waits for a descheduled thread, so
 such runs say little.
 
+Then the interleaved case (:func:`interleaved`): spmm and scipy timed in single calls, each
+right after a dense BLAS product (a model's dense output layer), without and with the thread
+scheme of ``sparana_lite.kernels.threads``, against dense NumPy timed the same way; the same
+targets are checked there.
+
 ``--threshold`` instead times the serial and the parallel drivers on growing problems, to
 choose ``PARALLEL_MIN_WORK`` in ``sparana_lite/kernels/csr.py``.
 
@@ -71,7 +76,7 @@ class OtherLoad:
         self.share = max(0.0, other / (wall * os.cpu_count()))
 
 
-def medians(funcs, repeats, interleave=False, rounds=3, warmup=3, settle=0.2):
+def medians(funcs, repeats, interleave=False, rounds=3, warmup=3, settle=0.2, before=None):
     """Median seconds per call of each callable.
 
     By default each candidate runs in blocks: a pause of ``settle`` seconds, ``warmup``
@@ -80,7 +85,8 @@ def medians(funcs, repeats, interleave=False, rounds=3, warmup=3, settle=0.2):
     The pause matters: after a call, OpenBLAS's worker threads keep spinning for up to ~0.1 s
     (its THREAD_TIMEOUT) and, on 2 cores, slow a numba parallel region started meanwhile about
     2x; the numba kernels do not slow BLAS in the same way. ``interleave=True`` alternates
-    single calls instead, to show that interference.
+    single calls instead, to show that interference; there ``before`` (a callable), if given,
+    runs untimed before every timed call.
     """
     for f in funcs.values():
         f()
@@ -88,6 +94,8 @@ def medians(funcs, repeats, interleave=False, rounds=3, warmup=3, settle=0.2):
     if interleave:
         for _ in range(repeats):
             for name, f in funcs.items():
+                if before is not None:
+                    before()
                 t = time.perf_counter()
                 f()
                 times[name].append(time.perf_counter() - t)
@@ -183,6 +191,61 @@ def products(args, kernels):
              else "not measured"))
 
 
+def interleaved(args, kernels):
+    """spmm next to BLAS: every timed call follows a dense output-layer product, as in a model.
+
+    The product is the blog model's output layer, ``(batch x 400) @ (400 x 10)``, which OpenBLAS
+    runs on all its threads. ``spmm`` and scipy take turns (single calls, each after that
+    product), first as they are ("before"), then inside
+    ``sparana_lite.kernels.threads.blas_on_calling_thread()`` ("after": what a model with CSR
+    layers does). The dense NumPy baseline ``W @ B`` is timed after the same product with
+    BLAS's default threads, as a dense model runs it.
+    """
+    from sparana_lite.kernels.threads import blas_on_calling_thread
+
+    rng = np.random.default_rng(1)
+    n, b = args.size, args.batch
+    B = rng.standard_normal((n, b)).astype(np.float32)
+    X_out = rng.standard_normal((b, 400)).astype(np.float32)
+    W_out = rng.standard_normal((400, 10)).astype(np.float32)
+    out = np.empty((n, b), np.float32)
+
+    def dense_layer():
+        return X_out @ W_out
+
+    rows = []
+    for s in args.sparsities:
+        W = layer(n, s, rng)
+        A = kernels.csr_matrix_f32(W)
+        pair = {"spmm": lambda: kernels.spmm(A, B, out=out), "scipy": lambda: A @ B}
+        before = medians(pair, args.repeats, interleave=True, before=dense_layer)
+        with blas_on_calling_thread():
+            after = medians(pair, args.repeats, interleave=True, before=dense_layer)
+        numpy = medians({"numpy": lambda: W @ B}, args.repeats, interleave=True,
+                        before=dense_layer)["numpy"]
+        rows.append((s, before, after, numpy))
+
+    print(f"\ninterleaved with BLAS: each call follows the product ({b}x400) @ (400x10); median "
+          f"of {args.repeats} single calls; ratio = baseline time / spmm time")
+    print("before: as they are; after: inside blas_on_calling_thread() (BLAS on the calling "
+          "thread)\n")
+    head = (f"{'sparsity':>8} | {'before: spmm ms':>15} {'scipy/':>7} {'numpy/':>7} | "
+            f"{'after: spmm ms':>14} {'scipy/':>7} {'numpy/':>7} | {'scipy ms':>8} {'numpy ms':>8}")
+    print(head)
+    print("-" * len(head))
+    for s, bf, af, numpy in rows:
+        print(f"{s:8.0%} | {bf['spmm'] * 1e3:15.3f} {bf['scipy'] / bf['spmm']:7.2f} "
+              f"{numpy / bf['spmm']:7.2f} | {af['spmm'] * 1e3:14.3f} {af['scipy'] / af['spmm']:7.2f} "
+              f"{numpy / af['spmm']:7.2f} | {af['scipy'] * 1e3:8.3f} {numpy * 1e3:8.3f}")
+    vs_scipy = min(af["scipy"] / af["spmm"] for _, _, af, _ in rows)
+    dense = [numpy / af["spmm"] for s, _, af, numpy in rows if s >= 0.9 - 1e-9]
+    print(f"\ntargets (after): spmm >= 2x scipy at every sparsity: "
+          f"{'yes' if vs_scipy >= 2 else 'NO'} (lowest ratio {vs_scipy:.2f}); spmm faster than "
+          f"numpy from 90% sparsity: "
+          + (f"{'yes' if min(dense) > 1 else 'NO'} (lowest ratio {min(dense):.2f})" if dense
+             else "not measured"))
+
+
 def threshold(args, csr):
     """Serial vs parallel driver time over a range of work sizes (nnz * n)."""
     rng = np.random.default_rng(0)
@@ -251,6 +314,8 @@ def main():
             threshold(args, csr)
         else:
             products(args, kernels)
+            if not args.interleave:
+                interleaved(args, kernels)
     if load.share is not None:
         print(f"\nother processes used {load.share:.0%} of the CPU during the run"
               + ("  (WARNING: the machine was busy; parallel timings are unreliable)"

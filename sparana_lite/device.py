@@ -73,7 +73,13 @@ class CPUDevice:
 
     @staticmethod
     def transpose(x):
+        """x.T, C-contiguous (no copy when x is an F-ordered view)."""
         return np.ascontiguousarray(x.T)
+
+    @staticmethod
+    def transpose_result(x):
+        """A kernel's (n_out, batch) result as (batch, n_out): an F-ordered view, no copy."""
+        return x.T
 
     # CSR layers
     @staticmethod
@@ -130,6 +136,7 @@ class CUDADevice:
         for name in ("matmul", "bias_act_", "act_grad_", "column_sum", "transpose", "take_rows",
                      "spmm", "spmm_t", "sddmm", "new_guard", "adam_update_", "sgd_update_"):
             setattr(self, name, getattr(G, name))
+        self.transpose_result = G.transpose
 
     def asarray(self, x, dtype=np.float32):
         return self.G.to_device(x, dtype)

@@ -16,6 +16,7 @@ at the last layer is d_L = d loss / d z_L = output - onehot. Backprop, layer by 
     d_prev = (d @ W.T) * act'(z_prev)
 """
 import copy
+import functools
 import json
 from pathlib import Path
 import zipfile
@@ -27,6 +28,7 @@ from . import _validate as V
 from . import device as D
 from ._io import atomic_save_npz
 from .kernels import dense as K
+from .kernels.threads import blas_on_calling_thread
 
 FORMAT = "sparana_lite.MLP"
 FORMAT_VERSION = 1
@@ -90,6 +92,11 @@ class CSRLayer:
     Products run on :mod:`sparana_lite.kernels.csr` (or its GPU twin): ``a @ W`` as
     ``(W.T @ a.T).T`` through a cached transpose pattern, ``d @ W.T`` as ``(W @ d.T).T``, and
     the weight gradient as an SDDMM at the nonzeros, so a dense gradient is never formed.
+
+    The kernels work in the (features, batch) layout, so on the CPU the products return the
+    transpose of a C-contiguous array (an F-ordered (n, n_out) view) instead of copying it
+    back: a next CSR layer, the SDDMM and the element-wise kernels then read it without a copy
+    (copying each activation twice cost as much as the kernels at 95% sparsity).
     """
 
     sparse = True
@@ -110,11 +117,11 @@ class CSRLayer:
 
     def product(self, a):
         k = self.device
-        return k.transpose(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
+        return k.transpose_result(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
 
     def back_product(self, d):
         k = self.device
-        return k.transpose(k.spmm(self.W, k.transpose(d)))
+        return k.transpose_result(k.spmm(self.W, k.transpose(d)))
 
     def weight_gradient(self, a, d, out=None):
         """(a.T @ d) at W's nonzeros, in W.data order: a vector (nnz,)."""
@@ -133,6 +140,18 @@ class CSRLayer:
         """A copy of this layer on ``device``."""
         W = self.W.to_scipy() if hasattr(self.W, "to_scipy") else self.W.copy()
         return CSRLayer(W, self.device.to_host(self.b).copy(), device)
+
+
+def _one_thread_pool(method):
+    """Run ``method`` with BLAS on the calling thread when the model has a CSR layer, so that
+    BLAS's and numba's thread pools do not fight (see :mod:`sparana_lite.kernels.threads`)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not any(layer.sparse for layer in self.layers):
+            return method(self, *args, **kwargs)
+        with blas_on_calling_thread():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 class MLP:
@@ -271,6 +290,7 @@ class MLP:
     def _check_x(self, x, name="x"):
         return V.as_float32_matrix(x, name, n_features=self.widths[0])
 
+    @_one_thread_pool
     def forward(self, x):
         """All activations for a checked float32 batch: [x, a_1, ..., a_{L-1}, z_L]."""
         dev = self.layers[0].device
@@ -344,6 +364,7 @@ class MLP:
         x, y = self._checked_xy(x, y)
         return self._loss_and_error(self._logits_checked(x), y)[0]
 
+    @_one_thread_pool
     def backward(self, acts, d, grads_out=None):
         """Backprop the last-layer error d (n, classes) through activations from :meth:`forward`.
 
@@ -387,6 +408,7 @@ class MLP:
         _, d = self._loss_and_error(acts[-1], y)
         return self.backprop_to_input(acts, d)
 
+    @_one_thread_pool
     def backprop_to_input(self, acts, d):
         """Carry an error d = d f / d z_L (n, classes) back to the input: d f / d x (n, n_features).
 

@@ -45,6 +45,34 @@ def test_act_grad_matches_the_derivative(shape, name):
     np.testing.assert_array_equal(serial, parallel)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", ["linear", "relu", "tanh", "sigmoid"])
+def test_bias_act_on_an_f_ordered_array_matches_the_c_ordered_one(shape, name):
+    """CSR layers hand over their products as F-ordered views; the result is the same, in place."""
+    z = RNG.standard_normal(shape).astype(np.float32)
+    b = RNG.standard_normal(shape[1]).astype(np.float32)
+    expected = K.bias_act_(z.copy(), b, K.ACTIVATIONS[name])
+    z_f = np.asfortranarray(z)
+    out = K.bias_act_(z_f, b, K.ACTIVATIONS[name])
+    assert out is z_f and z_f.flags.f_contiguous
+    np.testing.assert_array_equal(z_f, expected)
+
+
+@pytest.mark.parametrize("layouts", ["FF", "FC", "CF"])
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
+def test_act_grad_in_any_layout_matches_the_c_ordered_one(layouts, name):
+    shape = (33, 100)
+    e = RNG.standard_normal(shape).astype(np.float32)
+    a = ref.ACT[name][0](RNG.standard_normal(shape)).astype(np.float32)
+    expected = K.act_grad_(e.copy(), a, K.ACTIVATIONS[name])
+    order = {"F": np.asfortranarray, "C": np.ascontiguousarray}
+    e_x, a_x = order[layouts[0]](e.copy()), order[layouts[1]](a)
+    out = K.act_grad_(e_x, a_x, K.ACTIVATIONS[name])
+    assert out is e_x
+    np.testing.assert_array_equal(e_x, expected)
+    np.testing.assert_array_equal(a_x, a)  # a is read, never written
+
+
 @pytest.mark.parametrize("size", [1, 100, 20_000])
 @pytest.mark.parametrize("masked", [False, True])
 def test_adam_update_matches_reference(size, masked):

@@ -17,6 +17,11 @@ work) and a serial twin for small inputs; both call the same per-row-range body.
 element is computed by one thread in a fixed order, so results do not depend on the number of
 numba threads (they are bitwise equal for 1 and 2 threads).
 
+Next to BLAS products (a model's dense layers), run the kernels and the products inside
+:func:`sparana_lite.kernels.threads.blas_on_calling_thread`: otherwise OpenBLAS's spinning
+worker threads and numba's fight over the cores and these kernels lose most of their speed
+(measured in ``benchmarks/kernels.py``). ``MLP`` does so for models with CSR layers.
+
 Inputs are validated at the public functions; float64 operands are converted to float32 and
 non-contiguous ones copied (each conversion is one extra pass over that operand).
 """

@@ -70,11 +70,29 @@ def bias_act_(z, b, kind):
 
     z : float32 (n, m), C-contiguous (the product ``a @ W``); b : float32 (m,);
     kind : one of LINEAR, RELU, TANH, SIGMOID.
+    An F-contiguous z (the transposed output of a CSR layer) is updated through ``z.T``.
     """
+    if not z.flags.c_contiguous and z.T.flags.c_contiguous:
+        zt = z.T
+        zt += b[:, None]  # the bias runs along the rows of z.T
+        bias_act_(zt, _zeros(zt.shape[1]), kind)
+        return z
     if z.size >= PARALLEL_MIN_SIZE:
         _bias_act_parallel(z, b, kind)
     else:
         _bias_act_serial(z, b, kind)
+    return z
+
+
+_ZEROS = {}
+
+
+def _zeros(n):
+    """A read-only float32 zero vector of length n (cached: bias_act_ of transposed outputs)."""
+    z = _ZEROS.get(n)
+    if z is None:
+        z = _ZEROS[n] = np.zeros(n, np.float32)
+        z.flags.writeable = False
     return z
 
 
@@ -110,10 +128,15 @@ def _act_grad_serial(e, a, kind):
 def act_grad_(e, a, kind):
     """In place: ``e <- e * act'(z)``, with act' computed from the activation ``a = act(z)``.
 
-    e, a : float32 (n, m), C-contiguous.
+    e, a : float32 (n, m), both C-contiguous or both F-contiguous (then the kernel runs on the
+    transposes); an ``a`` in the other layout is copied into e's.
     """
     if kind == LINEAR:
         return e
+    if not e.flags.c_contiguous and e.T.flags.c_contiguous:
+        act_grad_(e.T, np.asfortranarray(a).T, kind)
+        return e
+    a = np.ascontiguousarray(a)
     if e.size >= PARALLEL_MIN_SIZE:
         _act_grad_parallel(e, a, kind)
     else:

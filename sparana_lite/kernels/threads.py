@@ -1,0 +1,89 @@
+"""Keep BLAS's thread pool and numba's from fighting over the cores.
+
+A model with CSR hidden layers and a dense output layer alternates numba parallel regions (the
+CSR kernels) with BLAS products (``@``). After a product, OpenBLAS's worker threads keep
+spinning for about 0.1 s (its THREAD_TIMEOUT) waiting for more work, and a numba region started
+meanwhile shares a core with them. Measured with ``benchmarks/kernels.py`` on the 2-core AMD
+EPYC dev machine (1000x1000 layer, batch 256, every call right after the output layer's
+product (256x400) @ (400x10), which OpenBLAS runs on two threads): ``spmm`` took 3.5-11 ms at
+every sparsity from 50% to 99%, against 0.12-4.5 ms alone; 0.12-2.5x scipy's speed and
+0.24-0.74x dense NumPy's.
+
+:func:`blas_on_calling_thread` limits BLAS to the calling thread while it is active: no BLAS
+worker wakes up, numba's pool has the other core to itself, and in the same loop ``spmm`` kept
+its speed alone (2.0-3.9x scipy, 1.1-22x dense NumPy from 80% sparsity; runs with other jobs
+using 60-70% of the machine, which slow a parallel region now and then whatever the scheme).
+``MLP`` runs the forward and backward passes of a model with a CSR layer inside it. The price:
+that model's dense products run on one thread (the output layer's product takes 41 us
+instead of 23 us; a 784x1000 dense layer at batch 256 would take 3.9 ms instead of 2.0 ms).
+
+Tried the same way and rejected: ``OMP_WAIT_POLICY=passive`` for numba's OpenMP threads and
+numba's ``workqueue`` threading layer (both still meet the spinning BLAS worker: 0.1-2.7x
+scipy); shutting OpenBLAS's threads down before each CSR product (0.1-1.5x: recreating them
+costs more); limiting BLAS only around the CSR products (no effect: the worker is already
+spinning); serial CSR kernels (1.2-2.1x scipy, under the 2x target). Setting
+``OPENBLAS_THREAD_TIMEOUT=4`` works as well (2.0-3.3x scipy), but OpenBLAS reads it when it
+loads, before this library could set it, so nothing here depends on environment variables.
+
+The limit changes which threads compute a BLAS product, not its result (the tests check that
+a CSR model's outputs, gradients and trained weights are bitwise equal with and without it).
+"""
+import contextlib
+import threading
+
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["blas_on_calling_thread", "blas_threads", "ENABLED"]
+
+# Set to False to measure the fight (benchmarks) or to check that results do not depend on it.
+ENABLED = True
+
+_lock = threading.Lock()
+_depth = 0
+_saved = []
+_libs = None
+
+
+def _blas_libs():
+    """threadpoolctl's controllers of the BLAS libraries loaded now, found once (a scan of the
+    loaded shared libraries costs milliseconds; setting a thread count costs microseconds)."""
+    global _libs
+    if _libs is None:
+        _libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _libs
+
+
+def blas_threads():
+    """The thread counts of the loaded BLAS libraries, a list of int (one per library)."""
+    return [lib.get_num_threads() for lib in _blas_libs()]
+
+
+@contextlib.contextmanager
+def blas_on_calling_thread():
+    """Context manager: BLAS products run on the calling thread only while it is active.
+
+    Nested uses cost nothing; the outermost restores the thread counts it found. Does nothing
+    when :data:`ENABLED` is False. The thread count of a BLAS library is process-wide, so other
+    Python threads' BLAS calls are limited meanwhile too.
+    """
+    global _depth, _saved
+    if not ENABLED:
+        yield
+        return
+    with _lock:
+        if _depth == 0:
+            _saved = [(lib, lib.get_num_threads()) for lib in _blas_libs()]
+            for lib, n in _saved:
+                if n != 1:
+                    lib.set_num_threads(1)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for lib, n in _saved:
+                    if n != 1:
+                        lib.set_num_threads(n)
+                _saved = []

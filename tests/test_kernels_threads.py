@@ -1,0 +1,118 @@
+"""The thread scheme (sparana_lite.kernels.threads): it limits BLAS where it should, restores it,
+and changes no result."""
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import sparana_lite as sl
+from sparana_lite.kernels import threads
+from sparana_lite.kernels.threads import blas_on_calling_thread, blas_threads
+from sparana_lite.train import make_step
+
+WIDTHS = [64, 96, 80, 72, 200]  # last layer (batch 128) x 72 x 200: large enough for BLAS threads
+
+
+@pytest.fixture
+def two_blas_threads():
+    """BLAS on two threads for the test, whatever the machine (restored afterwards)."""
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != [2] * len(blas_threads()) or not blas_threads():
+            pytest.skip("no BLAS library whose thread count threadpoolctl can set")
+        yield
+
+
+def test_limits_and_restores(two_blas_threads):
+    with blas_on_calling_thread():
+        assert blas_threads() == [1] * len(blas_threads())
+        with blas_on_calling_thread():  # nested: still 1, and the inner exit restores nothing
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {1}
+    assert set(blas_threads()) == {2}
+
+
+def test_restores_after_an_exception(two_blas_threads):
+    with pytest.raises(RuntimeError):
+        with blas_on_calling_thread():
+            raise RuntimeError("boom")
+    assert set(blas_threads()) == {2}
+
+
+def test_disabled_does_nothing(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(threads, "ENABLED", False)
+    with blas_on_calling_thread():
+        assert set(blas_threads()) == {2}
+
+
+def pruned_model(seed=0):
+    model = sl.MLP(WIDTHS, head="lq", seed=seed)
+    return sl.prune.prune(model, sl.prune.random(model, seed=seed), ratio=0.9)
+
+
+def spy_on_dense_layer(model, seen):
+    """Record the BLAS thread counts each time the model's dense (last) layer multiplies."""
+    layer = model.layers[-1]
+    assert not layer.sparse
+    product, back_product = layer.product, layer.back_product
+
+    def spied(f):
+        def g(x):
+            seen.append(tuple(blas_threads()))
+            return f(x)
+        return g
+    layer.product, layer.back_product = spied(product), spied(back_product)
+
+
+def run_model(model, x, y):
+    """Everything a model with CSR layers does next to BLAS: outputs, gradients, input
+    gradients, three training steps."""
+    logits = model.logits(x)
+    dW, db = model.gradients(x, y)
+    dx = model.input_gradient(x, y)
+    step = make_step(model, sl.Adam(lr=1e-3), batch_size=x.shape[0])
+    for _ in range(3):
+        step(x, y)
+    dense = [g.toarray() if hasattr(g, "toarray") else g for g in dW]
+    return [logits, *dense, *db, dx, *model.weights, *model.biases]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_csr_model_runs_blas_on_one_thread_only_with_the_scheme(two_blas_threads, monkeypatch,
+                                                                enabled):
+    monkeypatch.setattr(threads, "ENABLED", enabled)
+    rng = np.random.default_rng(0)
+    x = rng.random((128, WIDTHS[0]), dtype=np.float32)
+    y = rng.integers(0, WIDTHS[-1], 128)
+    csr = pruned_model().to_sparse(layers=[0, 1, 2])
+    seen = []
+    spy_on_dense_layer(csr, seen)
+    run_model(csr, x, y)
+    assert seen and set(seen) == ({(1,) * len(seen[0])} if enabled else {(2,) * len(seen[0])})
+    assert set(blas_threads()) == {2}  # restored after every call
+
+
+def test_dense_model_keeps_all_blas_threads(two_blas_threads):
+    rng = np.random.default_rng(0)
+    x = rng.random((128, WIDTHS[0]), dtype=np.float32)
+    y = rng.integers(0, WIDTHS[-1], 128)
+    model = pruned_model()
+    seen = []
+    spy_on_dense_layer(model, seen)
+    run_model(model, x, y)
+    assert seen and set(seen) == {(2,) * len(seen[0])}
+
+
+def test_results_do_not_depend_on_the_scheme(two_blas_threads, monkeypatch):
+    """Outputs, gradients and trained weights of a CSR model are bitwise equal with the scheme
+    on and off (BLAS on one thread or two)."""
+    rng = np.random.default_rng(1)
+    x = rng.random((128, WIDTHS[0]), dtype=np.float32)
+    y = rng.integers(0, WIDTHS[-1], 128)
+    results = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(threads, "ENABLED", enabled)
+        results[enabled] = run_model(pruned_model(seed=1).to_sparse(layers=[0, 1, 2]), x, y)
+    assert len(results[True]) == len(results[False])
+    for on, off in zip(results[True], results[False]):
+        np.testing.assert_array_equal(on, off)
+    # not vacuous: training changed the weights (the first of the last 10: 5 W, 5 b)
+    assert not np.array_equal(results[True][-10], pruned_model(seed=1).weights[0])
