@@ -82,8 +82,34 @@ def zoo_model_summary(name, seed, steps):
     }
 
 
+PRUNE_RATIOS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+
+
+def prune_curves(name, seed, steps, methods, maav_samples=2_000):
+    """Test accuracy of a zoo model pruned to each of ``PRUNE_RATIOS`` in every hidden layer
+    (output layer spared, no retraining), computed as the Pruning chapter does: ``prune_sweep``,
+    MAAV on ``maav_samples`` training images and random scores drawn with ``seed``."""
+    import sparana_lite as sl
+    from sparana_lite.prune_explorer import prune_sweep
+
+    model = sl.zoo.trained(name, seed=seed, steps=steps, progress=False)
+    data = sl.zoo.load_dataset(sl.zoo.CONFIGS[name].dataset)
+    sweep = prune_sweep(model, data, methods, PRUNE_RATIOS, layer=1, maav_samples=maav_samples,
+                        seed=seed)
+    return {"zoo": name, "seed": seed, "steps": model.metadata["steps"],
+            "ratios": PRUNE_RATIOS, "unpruned": sweep["none", 0.0]["accuracy"],
+            "accuracy": {m: [sweep[m, r]["accuracy"] for r in PRUNE_RATIOS] for m in methods}}
+
+
 EXPERIMENTS = {
     "lq-mnist-20000": lambda: zoo_model_summary("lq-mnist", seed=0, steps=20_000),
+    # the Pruning chapter: the blog-length Adam model against the book's, seed 0
+    "prune-lq-mnist-20000": lambda: {"models": [
+        prune_curves("lq-mnist", 0, steps, ("magnitude", "maav")) for steps in (20_000, None)]},
+    # the Pruning chapter: SGD (2019 demo) against Adam by magnitude pruning, seeds 0, 1, 2
+    "prune-sgd-vs-adam-seeds": lambda: {"models": [
+        prune_curves(name, seed, None, ("magnitude",))
+        for seed in (0, 1, 2) for name in ("lq-sgd-2019", "lq-mnist")]},
 }
 
 
