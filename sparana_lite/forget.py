@@ -39,7 +39,7 @@ from .kernels import dense as K
 from .model import MLP, DenseLayer
 from .train import Adam, train
 
-__all__ = ["METHODS", "MIDDLE", "Forgetter", "Sweep", "selective_pruning_scores",
+__all__ = ["METHODS", "MIDDLE", "Forgetter", "Sweep", "class_activity", "selective_pruning_scores",
            "fisher_diagonal", "ssd_factors", "ssd", "relearn_steps", "linear_probe",
            "membership_advantage"]
 
@@ -151,6 +151,30 @@ def ssd(model, x_forget, y_forget, x_full, y_full, alpha=10.0, lam=1.0, layers=N
     return _with_weights(model, weights), changed
 
 
+def class_activity(model, x, y, batch_size=P.MAAV_BATCH):
+    """Mean |input| of every layer, per class: one pass over (x, y) serves every target.
+
+    Returns
+    -------
+    (list of float64 arrays (classes, n_in) per layer, int64 array (classes,))
+        ``means[l][c]`` is ``mean_{n: y_n = c} |a_l^(n)|`` (NaN for an absent class), and the
+        number of images of each class.
+    """
+    P._check_model(model)
+    x, y = model._checked_xy(x, y)
+    batch_size = V.positive_int(batch_size, "batch_size")
+    C = model.n_classes
+    sums = [np.zeros((C, n_in)) for n_in in model.widths[:-1]]
+    for start in range(0, x.shape[0], batch_size):
+        acts = model.forward(x[start:start + batch_size])
+        onehot = np.eye(C)[y[start:start + batch_size]]
+        for total, a in zip(sums, acts[:-1]):
+            total += onehot.T @ np.abs(a).astype(np.float64)
+    counts = np.bincount(y, minlength=C)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [s / counts[:, None] for s in sums], counts
+
+
 # ----------------------------------------------------------------------- the sweep
 @dataclass
 class Sweep:
@@ -228,9 +252,11 @@ class Forgetter:
         Seed of the random control.
     ssd_batch : int
         Batch size of the Fisher importances (SSD).
+    activity : result of :func:`class_activity` on (x_train, y_train), optional
+        Pass it to share one pass over the training images between targets.
     """
 
-    def __init__(self, model, x_train, y_train, target, seed=0, ssd_batch=250):
+    def __init__(self, model, x_train, y_train, target, seed=0, ssd_batch=250, activity=None):
         P._check_model(model)
         self.model = model
         x, y = model._checked_xy(x_train, y_train)
@@ -249,17 +275,27 @@ class Forgetter:
         self.weights = model.weights
         self._stats = {}
         self._orders = {}
+        if activity is not None:
+            means, counts = activity
+            if len(means) != len(self.weights) or any(
+                    np.shape(m) != (model.n_classes, n) for m, n in zip(means, model.widths)):
+                raise ValueError("activity must be class_activity(model, x_train, y_train)")
+            self._stats["activity"] = (means, np.asarray(counts))
 
     # ------------------------------------------------------------ statistics, orders
     def _stat(self, name):
         if name not in self._stats:
             m = self.model
-            if name == "act_target":
-                v = P.mean_abs_inputs(m, self.x_target, name="x_target")
-            elif name == "act_rest":
-                v = P.mean_abs_inputs(m, self.x_rest, name="x_rest")
-            elif name == "act_all":
-                v = P.mean_abs_inputs(m, self.x_train, name="x_train")
+            if name == "activity":
+                v = class_activity(m, self.x_train, self.y_train)
+            elif name in ("act_target", "act_rest", "act_all"):
+                means, counts = self._stat("activity")
+                w = counts.astype(np.float64)
+                if name == "act_target":
+                    w = (np.arange(len(w)) == self.target) * w
+                elif name == "act_rest":
+                    w = (np.arange(len(w)) != self.target) * w
+                v = [np.nan_to_num(mu).T @ w / w.sum() for mu in means]
             elif name == "fisher_target":
                 v = fisher_diagonal(m, self.x_target, self.y_train[self.y_train == self.target],
                                     self.ssd_batch)

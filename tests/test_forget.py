@@ -251,3 +251,27 @@ def test_bad_inputs(forgetter):
         F.Forgetter("model", X, Y, 1)
     with pytest.raises(ValueError, match="alpha"):
         F.ssd_factors([np.ones(2)], [np.ones(2)], alpha=np.nan)
+
+
+def test_class_activity_and_shared_forgetters():
+    m = tiny()
+    means, counts = F.class_activity(m, X, Y, batch_size=7)
+    np.testing.assert_array_equal(counts, np.bincount(Y, minlength=N_CLASSES))
+    for l, a in enumerate(acts64(m, X)):
+        for c in range(N_CLASSES):
+            np.testing.assert_allclose(means[l][c], np.abs(a[Y == c]).mean(0), rtol=1e-5)
+    for target in range(N_CLASSES):
+        shared = F.Forgetter(m, X, Y, target, activity=(means, counts))
+        alone = F.Forgetter(m, X, Y, target)
+        np.testing.assert_array_equal(shared.order("maav_difference", 1),
+                                      alone.order("maav_difference", 1))
+    with pytest.raises(ValueError, match="activity"):
+        F.Forgetter(m, X, Y, 0, activity=(means[:2], counts))
+
+
+def test_zoo_dataset_without_a_class(mnist):
+    data = sl.zoo.load_dataset("mnist-without-7")
+    assert not np.any(data.y_train == 7)
+    assert len(data.y_train) == int(np.sum(mnist.y_train != 7))
+    np.testing.assert_array_equal(data.y_test, mnist.y_test)
+    assert sl.zoo.CONFIGS["lq-mnist-without-7"].dataset == "mnist-without-7"
