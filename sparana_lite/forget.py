@@ -143,36 +143,17 @@ def ssd(model, x_forget, y_forget, x_full, y_full, alpha=10.0, lam=1.0, layers=N
     """
     beta = ssd_factors(fisher_diagonal(model, x_forget, y_forget, batch_size),
                        fisher_diagonal(model, x_full, y_full, batch_size), alpha, lam)
+    return _dampen(model, beta, layers)
+
+
+def _dampen(model, beta, layers):
+    """``W * beta`` in the chosen layers (all if None); the model and the number changed."""
     chosen = model._layer_indices(layers)
-    weights = [W * b.astype(np.float32) if i in chosen else W.copy()
-               for i, (W, b) in enumerate(zip(model.to_dense().weights, beta))]
+    weights = [W * b.astype(np.float32) if i in chosen else W
+               for i, (W, b) in enumerate(zip(model.weights, beta))]
     changed = sum(int(np.count_nonzero((b < 1) & (W != 0)))
                   for i, (W, b) in enumerate(zip(model.weights, beta)) if i in chosen)
     return _with_weights(model, weights), changed
-
-
-def class_activity(model, x, y, batch_size=P.MAAV_BATCH):
-    """Mean |input| of every layer, per class: one pass over (x, y) serves every target.
-
-    Returns
-    -------
-    (list of float64 arrays (classes, n_in) per layer, int64 array (classes,))
-        ``means[l][c]`` is ``mean_{n: y_n = c} |a_l^(n)|`` (NaN for an absent class), and the
-        number of images of each class.
-    """
-    P._check_model(model)
-    x, y = model._checked_xy(x, y)
-    batch_size = V.positive_int(batch_size, "batch_size")
-    C = model.n_classes
-    sums = [np.zeros((C, n_in)) for n_in in model.widths[:-1]]
-    for start in range(0, x.shape[0], batch_size):
-        acts = model.forward(x[start:start + batch_size])
-        onehot = np.eye(C)[y[start:start + batch_size]]
-        for total, a in zip(sums, acts[:-1]):
-            total += onehot.T @ np.abs(a).astype(np.float64)
-    counts = np.bincount(y, minlength=C)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return [s / counts[:, None] for s in sums], counts
 
 
 # ----------------------------------------------------------------------- the sweep
@@ -347,6 +328,16 @@ class Forgetter:
                 order = idx[np.argsort(-s, kind="stable")]
             self._orders[key] = order
         return self._orders[key]
+
+    def fisher(self):
+        """SSD's diagonal Fisher importances (:func:`fisher_diagonal`), computed once:
+        ``(i_forget, i_full)`` on the target's training images and on all of them."""
+        return self._stat("fisher_target"), self._stat("fisher_all")
+
+    def ssd_model(self, alpha=10.0, lam=1.0, layers=None):
+        """SSD as published: threshold ``alpha``, no k (every layer by default); the
+        importances are this Forgetter's. Returns (MLP, number of weights changed)."""
+        return _dampen(self.model, ssd_factors(*self.fisher(), alpha, lam), layers)
 
     def _count(self, method, layer, k):
         """How many of the ordered weights k means (whole rows for selective pruning)."""

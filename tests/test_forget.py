@@ -275,3 +275,12 @@ def test_zoo_dataset_without_a_class(mnist):
     assert len(data.y_train) == int(np.sum(mnist.y_train != 7))
     np.testing.assert_array_equal(data.y_test, mnist.y_test)
     assert sl.zoo.CONFIGS["lq-mnist-without-7"].dataset == "mnist-without-7"
+
+
+def test_forgetter_ssd_model_is_ssd(forgetter):
+    m = forgetter.model
+    a, na = forgetter.ssd_model(alpha=2, lam=1)
+    b, nb = F.ssd(m, X[Y == TARGET], Y[Y == TARGET], X, Y, alpha=2, lam=1)
+    assert na == nb
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(Wa, Wb)
