@@ -156,6 +156,30 @@ def _dampen(model, beta, layers):
     return _with_weights(model, weights), changed
 
 
+def class_activity(model, x, y, batch_size=P.MAAV_BATCH):
+    """Mean |input| of every layer, per class: one pass over (x, y) serves every target.
+
+    Returns
+    -------
+    (list of float64 arrays (classes, n_in) per layer, int64 array (classes,))
+        ``means[l][c]`` is ``mean_{n: y_n = c} |a_l^(n)|`` (NaN for an absent class), and the
+        number of images of each class.
+    """
+    P._check_model(model)
+    x, y = model._checked_xy(x, y)
+    batch_size = V.positive_int(batch_size, "batch_size")
+    C = model.n_classes
+    sums = [np.zeros((C, n_in)) for n_in in model.widths[:-1]]
+    for start in range(0, x.shape[0], batch_size):
+        acts = model.forward(x[start:start + batch_size])
+        onehot = np.eye(C)[y[start:start + batch_size]]
+        for total, a in zip(sums, acts[:-1]):
+            total += onehot.T @ np.abs(a).astype(np.float64)
+    counts = np.bincount(y, minlength=C)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [s / counts[:, None] for s in sums], counts
+
+
 # ----------------------------------------------------------------------- the sweep
 @dataclass
 class Sweep:
