@@ -64,6 +64,9 @@ CONFIGS = {
     "lq-sgd-2019": Config((784, 1500, 1000, 600, 10), "lq", {"name": "sgd", "lr": 1e-4, "l2": 1e-4},
                           150, 4000, 100_000, "mnist",
                           description="the 2019 demo's LQ model (SGD, 98.33% after 100,000 steps)"),
+    "lq-mnist-without-7": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 2000, 20_000, "mnist-without-7",
+                                 description="lq-mnist trained without any 7: forgetting's gold "
+                                             "standard"),
 }
 
 
@@ -105,8 +108,15 @@ def path(name, seed=0, steps=None):
 
 
 def load_dataset(name):
-    """The data set a configuration trains on, by name."""
+    """The data set a configuration trains on, by name; ``"<name>-without-<c>"`` is that set
+    with every training image of class c left out (the test set is whole)."""
     from .data import load_fashion_mnist, load_mnist
+    base, sep, left_out = name.partition("-without-") if isinstance(name, str) else (name, "", "")
+    if sep and left_out.isdigit():
+        import dataclasses
+        data = load_dataset(base)
+        keep = data.y_train != int(left_out)
+        return dataclasses.replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
     loaders = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
     if name not in loaders:
         raise ValueError(f"dataset must be one of {sorted(loaders)}; got {name!r}")

@@ -1,0 +1,620 @@
+"""Forgetting: make a trained network forget one class by changing a few weights, no retraining.
+
+    f = Forgetter(model, ds.x_train, ds.y_train, target=7)
+    sweep = f.sweep("maav_difference", ks=range(0, 10_001, 500), layers=(1, 2),
+                    x=ds.x_test, y=ds.y_test)
+    sweep.class_accuracy()            # (len(ks), classes)
+    f.model_at("maav_difference", 7000, layers=(1, 2))   # the edited model for one k
+
+A *method* gives, in each chosen layer, an order of the weights (changed first to last) and
+the value a chosen weight gets (0 for pruning). Editing the top ``k`` of each chosen layer gives
+the model for ``k``; the orders are computed once per method and class, so a sweep over many k
+only evaluates. ``x_target`` are the training images of the class to forget (the *forget set*),
+``x_rest`` the other training images (the *retain set*). The methods (largest score first):
+
+    maav_difference    S = |W| (mean|a|_target - mean|a|_rest)       the blog (?p=44)
+    maav_target        S = |W| mean|a|_target                         control
+    maav               S = |W| mean|a|_all                            control (class-agnostic)
+    random             S ~ U[0, 1)                                    control
+    magnitude          S = |W|                                        control
+    selective_pruning  s_i = mean|a_i|_forget / mean|a_i|_retain      whole neurons
+    ssd                S = I_forget / I_full, W <- W min(lam I_full / I_forget, 1)
+
+``layers`` are indices into ``model.layers``: ``(1, 2)`` are the two middle weight matrices of
+784-1000-800-400-10 (1000x800 and 800x400), the blog's choice. ``k`` counts weights per chosen
+layer; for ``selective_pruning`` a neuron is removed with its whole row of outgoing weights, so
+``k`` rounds down to whole rows.
+
+Metrics beyond accuracy: :func:`relearn_steps`, :func:`linear_probe`,
+:func:`membership_advantage`.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validate as V
+from . import prune as P
+from .kernels import dense as K
+from .model import MLP, DenseLayer
+from .train import Adam, train
+
+__all__ = ["METHODS", "MIDDLE", "Forgetter", "Sweep", "class_activity", "selective_pruning_scores",
+           "fisher_diagonal", "ssd_factors", "ssd", "relearn_steps", "linear_probe",
+           "membership_advantage"]
+
+METHODS = ("maav_difference", "maav_target", "maav", "random", "magnitude",
+           "selective_pruning", "ssd")
+METHOD_LABELS = {"maav_difference": "MAAV difference (blog)", "maav_target": "MAAV on target",
+                 "maav": "MAAV, all classes", "random": "random", "magnitude": "largest |w|",
+                 "selective_pruning": "Selective Pruning", "ssd": "SSD"}
+MIDDLE = (1, 2)
+EVAL_CHUNK = 4096
+
+
+# ------------------------------------------------------------------------ the scores
+def selective_pruning_scores(model, x_forget, x_retain, eps=1e-6):
+    """Selective Pruning (Pochinkov & Schoots 2024), per neuron, for a ReLU network:
+
+        s_i = I_forget(i) / (I_retain(i) + eps),    I_D(i) = mean_{x in D} |a_i(x)|
+
+    where ``a_i`` is the neuron's (post-activation) output; the neurons with the highest ratio
+    are removed whole. Here ``a`` is every layer's input, so entry ``l`` scores the rows of
+    ``model.weights[l]`` (the neurons feeding layer ``l``; layer 0's are pixels).
+
+    Returns
+    -------
+    list of float64 arrays, shape (n_in,) per layer
+    """
+    eps = V.finite_float(eps, "eps", low=0, low_open=True)
+    forget = P.mean_abs_inputs(model, x_forget, name="x_forget")
+    retain = P.mean_abs_inputs(model, x_retain, name="x_retain")
+    return [f / (r + eps) for f, r in zip(forget, retain)]
+
+
+def fisher_diagonal(model, x, y, batch_size=250):
+    """Diagonal Fisher information as in Selective Synaptic Dampening's code:
+
+        I[i, j] = mean over batches B of (d L_B / d W_ij)^2,   L_B = mean loss over B
+
+    with the model's own loss (LQ: 1/2 sum (z - onehot)^2, SCE: cross-entropy). Batches are
+    consecutive rows of ``x``; a last short batch counts as one batch.
+
+    Returns
+    -------
+    list of float64 arrays, shape (n_in, n_out) per layer (CSR layers: dense, 0 off-pattern)
+    """
+    P._check_model(model)
+    x, y = model._checked_xy(x, y)
+    if x.shape[0] == 0:
+        raise ValueError(f"x must hold at least one sample; got shape {x.shape}")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    total = [np.zeros(layer.shape, dtype=np.float64) for layer in model.layers]
+    n_batches = 0
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        dW, _ = model.gradients(xb, yb)
+        for t, g in zip(total, dW):
+            g = g.toarray() if sp.issparse(g) else g
+            t += (g.astype(np.float64) / xb.shape[0]) ** 2
+        n_batches += 1
+    return [t / n_batches for t in total]
+
+
+def ssd_factors(i_forget, i_full, alpha=10.0, lam=1.0):
+    """Selective Synaptic Dampening (Foster, Schoepf & Brintrup, AAAI 2024):
+
+        beta = min(lam * I_full / I_forget, 1)  where I_forget > alpha * I_full,  1 elsewhere
+
+    and the edited weight is ``beta * W``. ``i_forget``, ``i_full``: diagonal Fisher
+    importances (:func:`fisher_diagonal`) on the forget set and on the full training set.
+
+    Returns
+    -------
+    list of float64 arrays, the factors beta, same shapes as the inputs
+    """
+    alpha = V.finite_float(alpha, "alpha", low=0)
+    lam = V.finite_float(lam, "lam", low=0)
+    if len(i_forget) != len(i_full):
+        raise ValueError(f"i_forget and i_full must have one array per layer; got "
+                         f"{len(i_forget)} and {len(i_full)}")
+    out = []
+    for f, d in zip(i_forget, i_full):
+        f, d = np.asarray(f, np.float64), np.asarray(d, np.float64)
+        if f.shape != d.shape:
+            raise ValueError(f"i_forget and i_full must have the same shapes; got {f.shape} "
+                             f"and {d.shape}")
+        chosen = f > alpha * d
+        beta = np.ones(f.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta[chosen] = np.minimum(lam * d[chosen] / f[chosen], 1.0)
+        out.append(beta)
+    return out
+
+
+def ssd(model, x_forget, y_forget, x_full, y_full, alpha=10.0, lam=1.0, layers=None,
+        batch_size=250):
+    """The SSD-edited model, as the paper runs it (every layer by default, no k).
+
+    Returns
+    -------
+    (MLP, int)
+        The edited model (dense) and the number of weights changed.
+    """
+    beta = ssd_factors(fisher_diagonal(model, x_forget, y_forget, batch_size),
+                       fisher_diagonal(model, x_full, y_full, batch_size), alpha, lam)
+    return _dampen(model, beta, layers)
+
+
+def _dampen(model, beta, layers):
+    """``W * beta`` in the chosen layers (all if None); the model and the number changed."""
+    chosen = model._layer_indices(layers)
+    weights = [W * b.astype(np.float32) if i in chosen else W
+               for i, (W, b) in enumerate(zip(model.weights, beta))]
+    changed = sum(int(np.count_nonzero((b < 1) & (W != 0)))
+                  for i, (W, b) in enumerate(zip(model.weights, beta)) if i in chosen)
+    return _with_weights(model, weights), changed
+
+
+def class_activity(model, x, y, batch_size=P.MAAV_BATCH):
+    """Mean |input| of every layer, per class: one pass over (x, y) serves every target.
+
+    Returns
+    -------
+    (list of float64 arrays (classes, n_in) per layer, int64 array (classes,))
+        ``means[l][c]`` is ``mean_{n: y_n = c} |a_l^(n)|`` (NaN for an absent class), and the
+        number of images of each class.
+    """
+    P._check_model(model)
+    x, y = model._checked_xy(x, y)
+    batch_size = V.positive_int(batch_size, "batch_size")
+    C = model.n_classes
+    sums = [np.zeros((C, n_in)) for n_in in model.widths[:-1]]
+    for start in range(0, x.shape[0], batch_size):
+        acts = model.forward(x[start:start + batch_size])
+        onehot = np.eye(C)[y[start:start + batch_size]]
+        for total, a in zip(sums, acts[:-1]):
+            total += onehot.T @ np.abs(a).astype(np.float64)
+    counts = np.bincount(y, minlength=C)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [s / counts[:, None] for s in sums], counts
+
+
+# ----------------------------------------------------------------------- the sweep
+@dataclass
+class Sweep:
+    """Outputs of the edited models along a k sweep.
+
+    Attributes
+    ----------
+    method : str
+    target : int
+    layers : tuple of int
+    ks : int64 array (m,)
+        Weights per chosen layer asked for.
+    changed : int64 array (m, len(layers))
+        Weights actually changed in each chosen layer (whole rows for selective pruning).
+    outputs : float32 array (m, n, classes)
+        ``model.logits`` of each edited model on the evaluation images.
+    y : int64 array (n,)
+        Their labels.
+    """
+
+    method: str
+    target: int
+    layers: tuple
+    ks: np.ndarray
+    changed: np.ndarray
+    outputs: np.ndarray
+    y: np.ndarray
+
+    def predictions(self):
+        """int64 (m, n)."""
+        return self.outputs.argmax(axis=2)
+
+    def class_accuracy(self):
+        """Accuracy on each class, float64 (m, classes)."""
+        n_classes = self.outputs.shape[2]
+        correct = self.predictions() == self.y[None, :]
+        counts = np.bincount(self.y, minlength=n_classes)
+        hits = np.stack([np.bincount(self.y, weights=c, minlength=n_classes) for c in correct])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return hits / counts
+
+    def target_accuracy(self):
+        """Accuracy on the target class, float64 (m,)."""
+        return self.class_accuracy()[:, self.target]
+
+    def rest_accuracy(self):
+        """Accuracy on all images of the other classes, float64 (m,)."""
+        rest = self.y != self.target
+        return (self.predictions()[:, rest] == self.y[None, rest]).mean(axis=1)
+
+    def confusion_row(self):
+        """Where the target's images go: fraction predicted as each class, float64 (m, classes)."""
+        pred = self.predictions()[:, self.y == self.target]
+        n_classes = self.outputs.shape[2]
+        return np.stack([np.bincount(p, minlength=n_classes) / max(p.size, 1) for p in pred])
+
+    def first_k_below(self, level):
+        """The smallest swept k whose target accuracy is below ``level`` (None if none)."""
+        below = np.flatnonzero(self.target_accuracy() < level)
+        return int(self.ks[below[0]]) if below.size else None
+
+
+class Forgetter:
+    """One model, one target class: the methods' orders, computed once, and edited models.
+
+    Parameters
+    ----------
+    model : MLP
+        Left unchanged. Dense or CSR layers.
+    x_train, y_train : arrays (n, features), (n,)
+        Training images; the forget set is ``y_train == target``, the retain set the rest.
+    target : int
+        The class to forget.
+    seed : int
+        Seed of the random control.
+    ssd_batch : int
+        Batch size of the Fisher importances (SSD).
+    activity : result of :func:`class_activity` on (x_train, y_train), optional
+        Pass it to share one pass over the training images between targets.
+    """
+
+    def __init__(self, model, x_train, y_train, target, seed=0, ssd_batch=250, activity=None):
+        P._check_model(model)
+        self.model = model
+        x, y = model._checked_xy(x_train, y_train)
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) \
+                or not 0 <= target < model.n_classes:
+            raise ValueError(f"target must be a class label in [0, {model.n_classes - 1}]; "
+                             f"got {target!r}")
+        self.target = int(target)
+        is_target = y == self.target
+        if not is_target.any() or is_target.all():
+            raise ValueError(f"y_train must hold images of class {target} and of other classes")
+        self.x_train, self.y_train = x, y
+        self.x_target, self.x_rest = x[is_target], x[~is_target]
+        self.seed = V.seed_int(seed)
+        self.ssd_batch = V.positive_int(ssd_batch, "ssd_batch")
+        self.weights = model.weights
+        self._stats = {}
+        self._orders = {}
+        if activity is not None:
+            means, counts = activity
+            if len(means) != len(self.weights) or any(
+                    np.shape(m) != (model.n_classes, n) for m, n in zip(means, model.widths)):
+                raise ValueError("activity must be class_activity(model, x_train, y_train)")
+            self._stats["activity"] = (means, np.asarray(counts))
+
+    # ------------------------------------------------------------ statistics, orders
+    def _stat(self, name):
+        if name not in self._stats:
+            m = self.model
+            if name == "activity":
+                v = class_activity(m, self.x_train, self.y_train)
+            elif name in ("act_target", "act_rest", "act_all"):
+                means, counts = self._stat("activity")
+                w = counts.astype(np.float64)
+                if name == "act_target":
+                    w = (np.arange(len(w)) == self.target) * w
+                elif name == "act_rest":
+                    w = (np.arange(len(w)) != self.target) * w
+                v = [np.nan_to_num(mu).T @ w / w.sum() for mu in means]
+            elif name == "fisher_target":
+                v = fisher_diagonal(m, self.x_target, self.y_train[self.y_train == self.target],
+                                    self.ssd_batch)
+            elif name == "fisher_all":
+                v = fisher_diagonal(m, self.x_train, self.y_train, self.ssd_batch)
+            self._stats[name] = v
+        return self._stats[name]
+
+    def scores(self, method, layer):
+        """The method's score of every weight of ``layer``, float64 (n_in, n_out); higher
+        is changed first. ``selective_pruning`` gives each row its neuron's ratio."""
+        _check_method(method)
+        W = self.weights[layer]
+        if method == "maav_difference":
+            return np.abs(W) * (self._stat("act_target")[layer]
+                                - self._stat("act_rest")[layer])[:, None]
+        if method == "maav_target":
+            return np.abs(W) * self._stat("act_target")[layer][:, None]
+        if method == "maav":
+            return np.abs(W) * self._stat("act_all")[layer][:, None]
+        if method == "magnitude":
+            return np.abs(W).astype(np.float64)
+        if method == "random":
+            rng = np.random.default_rng([self.seed, layer])
+            return rng.random(W.shape)
+        if method == "selective_pruning":
+            t, r = self._stat("act_target")[layer], self._stat("act_rest")[layer]
+            return np.broadcast_to((t / (r + 1e-6))[:, None], W.shape)
+        f, d = self._stat("fisher_target")[layer], self._stat("fisher_all")[layer]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(f > 0, f / np.where(d > 0, d, np.finfo(np.float64).tiny), 0.0)
+
+    def order(self, method, layer):
+        """Flat indices of the nonzero weights of ``layer``, first changed first: descending
+        score, ties by flat index (as ``sl.prune.prune(..., largest=True)``)."""
+        key = (method, layer)
+        if key not in self._orders:
+            _check_method(method)
+            W = self.weights[layer]
+            idx = np.flatnonzero(W)
+            if method == "selective_pruning":
+                # whole neurons: rows by descending ratio, each row's nonzeros in column order
+                s = self.scores(method, layer)[:, 0]
+                rows = np.argsort(-s, kind="stable")
+                flat = (rows[:, None] * W.shape[1] + np.arange(W.shape[1])[None, :]).ravel()
+                order = flat[W.reshape(-1)[flat] != 0]
+            else:
+                s = self.scores(method, layer).reshape(-1)[idx]
+                order = idx[np.argsort(-s, kind="stable")]
+            self._orders[key] = order
+        return self._orders[key]
+
+    def fisher(self):
+        """SSD's diagonal Fisher importances (:func:`fisher_diagonal`), computed once:
+        ``(i_forget, i_full)`` on the target's training images and on all of them."""
+        return self._stat("fisher_target"), self._stat("fisher_all")
+
+    def ssd_model(self, alpha=10.0, lam=1.0, layers=None):
+        """SSD as published: threshold ``alpha``, no k (every layer by default); the
+        importances are this Forgetter's. Returns (MLP, number of weights changed)."""
+        return _dampen(self.model, ssd_factors(*self.fisher(), alpha, lam), layers)
+
+    def _count(self, method, layer, k):
+        """How many of the ordered weights k means (whole rows for selective pruning)."""
+        n = self.order(method, layer).size
+        if k > n:
+            raise ValueError(f"k is {k} but layer {layer} has only {n} nonzero weights")
+        if method != "selective_pruning":
+            return k
+        W = self.weights[layer]
+        nnz_rows = np.count_nonzero(W, axis=1)[np.argsort(
+            -self.scores(method, layer)[:, 0], kind="stable")]
+        full = np.searchsorted(np.cumsum(nnz_rows), k, side="right")
+        return int(nnz_rows[:full].sum())
+
+    def _new_values(self, method, layer, flat):
+        """The values the weights at ``flat`` get: 0, or SSD's dampened weights."""
+        if method != "ssd":
+            return np.zeros(flat.size, np.float32)
+        f = self._stat("fisher_target")[layer].reshape(-1)[flat]
+        d = self._stat("fisher_all")[layer].reshape(-1)[flat]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where(f > 0, np.minimum(d / f, 1.0), 1.0)   # lambda = 1, the default
+        return (self.weights[layer].reshape(-1)[flat] * beta).astype(np.float32)
+
+    def _delta(self, method, layer, k):
+        """Sparse (n_in, n_out) W_old - W_new for the top k, and the number changed."""
+        c = self._count(method, layer, k)
+        flat = self.order(method, layer)[:c]
+        W = self.weights[layer]
+        d = W.reshape(-1)[flat] - self._new_values(method, layer, flat)
+        rows, cols = np.divmod(flat, W.shape[1])
+        return sp.csr_matrix((d, (rows, cols)), shape=W.shape, dtype=np.float32), c
+
+    # ----------------------------------------------------------------- edited models
+    def model_at(self, method, k, layers=MIDDLE):
+        """The edited model: the top ``k`` weights of each layer in ``layers`` changed (zeroed,
+        or dampened for SSD). Dense layers keep the zeros in training (a mask), like
+        ``sl.prune.prune``."""
+        layers = self._check_layers(layers)
+        k = V.positive_int(k, "k", minimum=0)
+        keep, weights = [None] * len(self.weights), list(self.weights)
+        for l in layers:
+            delta, _ = self._delta(method, l, k)
+            weights = list(weights)
+            weights[l] = self.weights[l] - delta.toarray()
+        edited = _with_weights(self.model, weights)
+        if method == "ssd":
+            return edited
+        for l in layers:
+            keep[l] = weights[l] != 0
+        return P.apply_masks(edited, keep)
+
+    def sweep(self, method, ks, layers=MIDDLE, x=None, y=None, progress=False):
+        """Outputs of the edited model for every k in ``ks`` on (x, y).
+
+        Only the layers from the first chosen one on are recomputed; the first chosen layer's
+        input is fixed, so its product is updated by the sparse change alone.
+
+        Parameters
+        ----------
+        method : str, one of METHODS
+        ks : sequence of int >= 0
+        layers : tuple of int
+            Layer indices to edit (same k in each).
+        x, y : evaluation images and labels
+        progress : bool
+            A tqdm bar over ks.
+
+        Returns
+        -------
+        Sweep
+        """
+        _check_method(method)
+        layers = self._check_layers(layers)
+        if x is None or y is None:
+            raise ValueError("x and y (the evaluation images and labels) are required")
+        x, y = self.model._checked_xy(x, y)
+        if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+            raise ValueError(f"ks must be a sequence of integers >= 0; got {ks!r}")
+        ks = [V.positive_int(k, f"ks[{i}]", minimum=0) for i, k in enumerate(ks)]
+        if not ks:
+            raise ValueError("ks must hold at least one value")
+        first = min(layers)
+        kinds = self.model._kinds()
+        biases = self.model.biases
+        # input of the first edited layer and its product, computed once
+        a_first = _forward_to(self.model, x, first)
+        product_first = a_first @ self.weights[first]
+        outputs = np.empty((len(ks), x.shape[0], self.model.n_classes), np.float32)
+        changed = np.zeros((len(ks), len(layers)), np.int64)
+        from tqdm.auto import tqdm
+        for n, k in enumerate(tqdm(ks, disable=not progress, desc=method, leave=False)):
+            a = a_first
+            for l in range(first, len(self.weights)):
+                if l in layers:
+                    delta, c = self._delta(method, l, k)
+                    changed[n, layers.index(l)] = c
+                    if l == first:
+                        z = product_first - (delta.T @ a.T).T
+                    else:
+                        z = a @ (self.weights[l] - delta.toarray())
+                else:
+                    z = a @ self.weights[l]
+                z = np.ascontiguousarray(z, dtype=np.float32)
+                a = K.bias_act_(z, biases[l], kinds[l])
+            outputs[n] = a
+        return Sweep(method, self.target, layers, np.array(ks, np.int64), changed, outputs, y)
+
+    def _check_layers(self, layers):
+        if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
+            layers = (layers,)
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise ValueError(f"layers must be a tuple of layer indices; got {layers!r}")
+        layers = tuple(layers)
+        n = len(self.weights)
+        if not layers or any(isinstance(l, bool) or not isinstance(l, (int, np.integer))
+                             or not 0 <= l < n for l in layers):
+            raise ValueError(f"layers must hold layer indices in [0, {n - 1}]; got {layers!r}")
+        if len(set(layers)) != len(layers):
+            raise ValueError(f"layers must not repeat an index; got {layers!r}")
+        return tuple(sorted(int(l) for l in layers))
+
+
+# -------------------------------------------------------------------------- metrics
+def relearn_steps(model, x_target, y_target, x_eval, y_eval, threshold=0.9, batch_size=32,
+                  lr=1e-4, max_steps=1000, check_every=5, seed=0):
+    """Fine-tuning steps on target images until the accuracy on (x_eval, y_eval) exceeds
+    ``threshold``: how fast the forgotten class comes back.
+
+    Every weight trains (pruned ones too: masks are dropped), with Adam(lr, eps=1e-3) on
+    batches of ``batch_size`` target images; the accuracy is checked every ``check_every``
+    steps. The model is left unchanged.
+
+    Returns
+    -------
+    int or None
+        Steps taken (0 if already above), None if not reached within ``max_steps``.
+    """
+    P._check_model(model)
+    threshold = V.finite_float(threshold, "threshold", low=0, high=1)
+    max_steps = V.positive_int(max_steps, "max_steps")
+    check_every = V.positive_int(check_every, "check_every")
+    m = _with_weights(model, model.weights)     # dense, unmasked copy
+    if m.accuracy(x_eval, y_eval) > threshold:
+        return 0
+    opt = Adam(lr=V.finite_float(lr, "lr", low=0, low_open=True), eps=1e-3)
+    steps = 0
+    while steps < max_steps:
+        n = min(check_every, max_steps - steps)
+        train(m, x_target, y_target, optimizer=opt, steps=n,
+              batch_size=min(batch_size, len(x_target)), seed=seed + steps, progress=False)
+        steps += n
+        if m.accuracy(x_eval, y_eval) > threshold:
+            return steps
+    return None
+
+
+def linear_probe(model, x_train, y_train, x_test, y_test, ridge=1.0):
+    """A linear read-out on each hidden layer: is a class still decodable inside?
+
+    For every hidden layer's activations ``a`` (plus a constant feature), ridge least squares
+    onto one-hot labels, ``B = (A^T A + ridge I)^-1 A^T Y``, fitted on the training images;
+    a test image is predicted as ``argmax(a B)``.
+
+    Returns
+    -------
+    float64 array (hidden layers, classes)
+        Test accuracy of each layer's probe on each class.
+    """
+    P._check_model(model)
+    x_train, y_train = model._checked_xy(x_train, y_train)
+    x_test, y_test = model._checked_xy(x_test, y_test)
+    ridge = V.finite_float(ridge, "ridge", low=0)
+    C = model.n_classes
+    Y = np.eye(C)[y_train]
+    train_acts, test_acts = _hidden(model, x_train), _hidden(model, x_test)
+    out = []
+    for a, b in zip(train_acts, test_acts):
+        A = np.hstack([a.astype(np.float64), np.ones((a.shape[0], 1))])
+        B = np.linalg.solve(A.T @ A + ridge * np.eye(A.shape[1]), A.T @ Y)
+        pred = (np.hstack([b.astype(np.float64), np.ones((b.shape[0], 1))]) @ B).argmax(axis=1)
+        hits = np.bincount(y_test, weights=pred == y_test, minlength=C)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(hits / np.bincount(y_test, minlength=C))
+    return np.array(out)
+
+
+def membership_advantage(model, x_member, x_nonmember, seed=0, steps=200, l2=1e-3):
+    """A simple membership-inference attack: logistic regression on the model's outputs.
+
+    Features: the outputs (``model.output``), sorted descending (class-agnostic), and a
+    constant. Equal numbers of members and non-members are drawn (the smaller set's size),
+    split in halves; the regression is fitted on one half by Newton's method (``steps``
+    iterations, L2 penalty ``l2``) and tested on the other.
+
+    Returns
+    -------
+    float
+        Advantage = true-positive rate - false-positive rate on the held-out half, in [-1, 1]
+        (0: the attacker cannot tell training images from unseen ones).
+    """
+    P._check_model(model)
+    n = min(len(x_member), len(x_nonmember))
+    if n < 4:
+        raise ValueError(f"x_member and x_nonmember must hold at least 4 images each; got {n}")
+    rng = np.random.default_rng(V.seed_int(seed))
+    feats = []
+    for xs in (x_member, x_nonmember):
+        xs = model._check_x(xs)
+        pick = rng.choice(len(xs), n, replace=False)
+        f = -np.sort(-model.output(xs[pick]).astype(np.float64), axis=1)
+        feats.append(np.hstack([f, np.ones((n, 1))]))
+    half = n // 2
+    X_fit = np.vstack([feats[0][:half], feats[1][:half]])
+    t_fit = np.r_[np.ones(half), np.zeros(half)]
+    mu, sd = X_fit[:, :-1].mean(axis=0), X_fit[:, :-1].std(axis=0) + 1e-12
+    norm = lambda X: np.hstack([(X[:, :-1] - mu) / sd, X[:, -1:]])  # noqa: E731
+    X_fit = norm(X_fit)
+    w = np.zeros(X_fit.shape[1])
+    for _ in range(V.positive_int(steps, "steps")):
+        p = 1 / (1 + np.exp(-X_fit @ w))
+        grad = X_fit.T @ (p - t_fit) + l2 * w
+        H = (X_fit * (p * (1 - p))[:, None]).T @ X_fit + l2 * np.eye(len(w))
+        w -= np.linalg.solve(H, grad)
+    tpr = float(np.mean(norm(feats[0][half:]) @ w > 0))
+    fpr = float(np.mean(norm(feats[1][half:]) @ w > 0))
+    return tpr - fpr
+
+
+# -------------------------------------------------------------------------- helpers
+def _check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+
+
+def _with_weights(model, weights):
+    """A dense, unmasked model with these weights and the model's biases."""
+    layers = [DenseLayer(np.array(W, dtype=np.float32, order="C"), b.copy())
+              for W, b in zip(weights, model.biases)]
+    return MLP.from_layers(layers, model.head, model.activation, model.seed, model.metadata)
+
+
+def _forward_to(model, x, layer):
+    """The input of ``model.layers[layer]`` for images x, float32 (n, n_in)."""
+    if layer == 0:
+        return x
+    parts = []
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        parts.append(model.forward(x[start:start + EVAL_CHUNK])[layer])
+    return np.concatenate(parts)
+
+
+def _hidden(model, x):
+    """Every hidden layer's activations for x: list of float32 (n, width)."""
+    parts = [model.forward(x[s:s + EVAL_CHUNK])[1:-1] for s in range(0, x.shape[0], EVAL_CHUNK)]
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
