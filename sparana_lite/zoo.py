@@ -60,6 +60,13 @@ CONFIGS = {
     "lq-sgd-2019": Config((784, 1500, 1000, 600, 10), "lq", {"name": "sgd", "lr": 1e-4, "l2": 1e-4},
                           150, 4000, 100_000, "mnist",
                           description="the 2019 demo's LQ model (SGD, 98.33% after 100,000 steps)"),
+    "lq-mnist-1000x3": Config((784, 1000, 1000, 1000, 10), "lq", BLOG_ADAM, 250, 500, 20_000,
+                              "mnist", description="Removing Activations Part 2: equal widths"),
+    "lq-fashion-1000x3": Config((784, 1000, 1000, 1000, 10), "lq", BLOG_ADAM, 250, 500, 20_000,
+                                "fashion_mnist",
+                                description="Removing Activations Part 2 on Fashion-MNIST"),
+    "lq-mnist-longboy": Config((784,) + (1000,) * 6 + (10,), "lq", BLOG_ADAM, 250, 300, 20_000,
+                               "mnist", description="Removing Activations Longboy: 6 x 1000"),
 }
 
 
