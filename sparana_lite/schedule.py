@@ -95,18 +95,20 @@ def neuron_scores(model, criterion, x=None):
 
 # --------------------------------------------------------------------------- one step
 
-def prune_step(model, criterion, amount, x=None, seed=0):
+def prune_step(model, criterion, amount, x=None, seed=0, prune_last=False):
     """Prune ``model`` by ``criterion`` (a new model; neurons not yet removed).
 
     Weight criteria: ``amount`` is the target fraction of zero weights in every layer but the
-    last (:func:`sparana_lite.prune.prune` with ``ratio``). Neuron criteria: ``amount`` is the
+    last (:func:`sparana_lite.prune.prune` with ``ratio``; the last too with ``prune_last``,
+    which lets the last hidden layer lose neurons through their outgoing rows). Neuron criteria: ``amount`` is the
     fraction of the model's current hidden neurons whose outgoing rows are zeroed, the lowest
     importances across all hidden layers (ties: earlier layer, lower index).
     """
     _check_model(model)
     amount = V.finite_float(amount, "amount", low=0, high=1)
     if criterion in WEIGHT_CRITERIA:
-        return P.prune(model, weight_scores(model, criterion, x, seed), ratio=amount)
+        return P.prune(model, weight_scores(model, criterion, x, seed), ratio=amount,
+                       prune_last=bool(prune_last))
     if criterion not in NEURON_CRITERIA:
         raise ValueError(f"criterion must be one of {CRITERIA}; got {criterion!r}")
     scores = neuron_scores(model, criterion, x)
@@ -218,7 +220,7 @@ def _blog_adam():
 
 def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, seed=0,
              retrain_steps=0, retrain_data=None, optimizer=_blog_adam, batch_size=250,
-             check_rows=500, keep_models=False, progress=False):
+             check_rows=500, keep_models=False, prune_last=False, progress=False):
     """Prune the original model to each amount in turn, remove activations, measure.
 
     Parameters
@@ -241,6 +243,10 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
         For retraining (default: the blog's Adam, a fresh state per retraining).
     check_rows : int
         Test rows on which the removal's exactness is checked.
+    keep_models : bool
+        Keep the shrunk models in ``run.models``.
+    prune_last : bool
+        Weight criteria: prune the output layer too (the original spared it).
 
     Returns
     -------
@@ -254,7 +260,7 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
     base = model.accuracy(x_test, y_test)
     run._record(0.0, model, base, base, (0.0, 0.0), keep_models)
     for a in _bar(amounts, progress, f"{criterion}, one-shot"):
-        pruned = prune_step(model, criterion, a, x_score, seed)
+        pruned = prune_step(model, criterion, a, x_score, seed, prune_last)
         shrunk = remove_activations(pruned)
         exactness = _exactness(pruned, shrunk, x_check)
         before = shrunk.accuracy(x_test, y_test)
@@ -266,7 +272,7 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
 
 def iterative(model, criterion, step, n_steps, x_score=None, x_test=None, y_test=None, seed=0,
               retrain_steps=0, retrain_data=None, optimizer=_blog_adam, batch_size=250,
-              check_rows=500, keep_models=False, progress=False):
+              check_rows=500, keep_models=False, prune_last=False, progress=False):
     """The blog's "brute force": repeat (score the current model, prune a step, remove).
 
     Each step prunes the fraction ``step`` of the weights still nonzero in every layer but the
@@ -289,7 +295,7 @@ def iterative(model, criterion, step, n_steps, x_score=None, x_test=None, y_test
     current = model
     for k in _bar(range(1, n_steps + 1), progress, f"{criterion}, iterative"):
         if criterion in WEIGHT_CRITERIA:
-            ratios = [None if i == len(current.layers) - 1 else
+            ratios = [None if i == len(current.layers) - 1 and not prune_last else
                       1.0 - (1.0 - step) * (1.0 - s) for i, s in enumerate(current.sparsity())]
             scores = weight_scores(current, criterion, x_score, seed + k)
             pruned = P.prune(current, scores, ratios=ratios)

@@ -158,3 +158,12 @@ def test_bad_inputs(trained_small):
         S.neuron_scores(trained_small, "maav", X)
     with pytest.raises(ValueError, match="criterion"):
         S.weight_scores(trained_small, "apoz", X)
+
+
+def test_prune_last_lets_the_last_hidden_layer_shrink(trained_small):
+    spared = S.one_shot(trained_small, "maav", [0.95], X, X, Y, keep_models=True)
+    assert spared.models[1].sparsity()[-1] == 0.0      # the output layer is spared
+    both = S.iterative(trained_small, "maav", 0.5, 3, X, X, Y, prune_last=True, keep_models=True)
+    assert_exact_every_step(both)
+    nnz_last = [np.count_nonzero(m.weights[-1]) for m in both.models]
+    assert nnz_last[-1] <= 0.125 * trained_small.weights[-1].size + 1
