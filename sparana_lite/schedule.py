@@ -35,7 +35,7 @@ from .train import Adam, train
 
 __all__ = ["CRITERIA", "WEIGHT_CRITERIA", "NEURON_CRITERIA", "RemovalRun", "weight_scores",
            "neuron_scores", "prune_step", "one_shot", "iterative", "from_scratch",
-           "dense_parameters"]
+           "dense_parameters", "zoo_runs"]
 
 WEIGHT_CRITERIA = ("maav", "magnitude", "random", "activation_rank")
 NEURON_CRITERIA = ("apoz", "group_norm")
@@ -167,6 +167,45 @@ class RemovalRun:
     def hidden_widths(self):
         """int array (n_records, n_hidden): neurons left in each hidden layer."""
         return np.array([w[1:-1] for w in self.widths], dtype=np.int64)
+
+    @property
+    def size_left(self):
+        """float array (n_records,): nonzero parameters left, as a fraction of record 0's."""
+        return np.asarray(self.nonzero, dtype=np.float64) / self.nonzero[0]
+
+    @property
+    def width_fractions(self):
+        """float array (n_records, n_hidden): each hidden layer's width over its width at record 0."""
+        hw = self.hidden_widths
+        return hw / np.maximum(hw[0], 1)
+
+    def widths_at(self, size):
+        """Hidden widths (fractions of record 0's) at ``size`` (fraction of parameters left),
+        linearly interpolated between records; a list of floats, one per hidden layer."""
+        size = V.finite_float(size, "size", low=0, high=1)
+        x = self.size_left[::-1]
+        return [float(np.interp(size, x, self.width_fractions[::-1, i]))
+                for i in range(self.width_fractions.shape[1])]
+
+    def accuracy_at(self, size):
+        """Test accuracy at ``size`` (fraction of parameters left), linearly interpolated."""
+        size = V.finite_float(size, "size", low=0, high=1)
+        return float(np.interp(size, self.size_left[::-1], np.asarray(self.accuracy)[::-1]))
+
+    def width_when(self, layer, other, level):
+        """Width fraction of hidden ``layer`` when hidden layer ``other`` first falls to
+        ``level`` (a fraction of its width), interpolated between the two records around that
+        point; None if ``other`` never falls that far. Layers are 0-based hidden indices."""
+        wf = self.width_fractions
+        below = np.flatnonzero(wf[:, other] <= level)
+        if below.size == 0:
+            return None
+        k = int(below[0])
+        if k == 0:
+            return float(wf[0, layer])
+        o0, o1 = wf[k - 1, other], wf[k, other]
+        t = (o0 - level) / (o0 - o1) if o0 != o1 else 1.0
+        return float(wf[k - 1, layer] + t * (wf[k, layer] - wf[k - 1, layer]))
 
     def _record(self, amount, shrunk, acc, acc_before, exactness, keep_model):
         self.amount.append(float(amount))
@@ -310,6 +349,40 @@ def iterative(model, criterion, step, n_steps, x_score=None, x_test=None, y_test
                     exactness, keep_models)
         current = shrunk
     return run
+
+
+def zoo_runs(name, seeds=(0,), criterion="maav", step=0.2, n_steps=12, steps=None, n_score=2000,
+             n_test=2000, prune_last=False, progress=False):
+    """:func:`iterative` removal on the zoo model ``name`` trained with each seed.
+
+    Parameters
+    ----------
+    name : str
+        A :data:`sparana_lite.zoo.CONFIGS` name; its data set (MNIST or Fashion-MNIST) gives
+        the scoring batch (the first ``n_score`` training images) and the test images (the
+        first ``n_test``).
+    seeds : tuple of int
+    criterion, step, n_steps, prune_last :
+        As in :func:`iterative`.
+    steps : int, optional
+        Training steps of the zoo models (default: the configuration's CI-sized count).
+
+    Returns
+    -------
+    dict of seed -> RemovalRun
+    """
+    from . import zoo  # zoo imports train and model only; imported here to keep this module light
+    config = zoo._config(name)
+    data = zoo.load_dataset(config.dataset)
+    n_score = V.positive_int(n_score, "n_score")
+    n_test = V.positive_int(n_test, "n_test")
+    runs = {}
+    for seed in seeds:
+        model = zoo.trained(name, seed=seed, steps=steps, progress=progress)
+        runs[seed] = iterative(model, criterion, step, n_steps, data.x_train[:n_score],
+                               data.x_test[:n_test], data.y_test[:n_test], seed=seed,
+                               prune_last=prune_last, progress=progress)
+    return runs
 
 
 def from_scratch(shrunk, x, y, steps, seed=0, keep_mask=False, optimizer=None, batch_size=250,

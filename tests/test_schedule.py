@@ -167,3 +167,53 @@ def test_prune_last_lets_the_last_hidden_layer_shrink(trained_small):
     assert_exact_every_step(both)
     nnz_last = [np.count_nonzero(m.weights[-1]) for m in both.models]
     assert nnz_last[-1] <= 0.125 * trained_small.weights[-1].size + 1
+
+
+def test_run_summaries():
+    run = S.RemovalRun("maav", "iterative")
+    run.nonzero = [100, 50, 20]
+    run.widths = [[5, 10, 10, 2], [5, 10, 6, 2], [5, 4, 2, 2]]
+    run.accuracy = [0.9, 0.8, 0.5]
+    np.testing.assert_allclose(run.size_left, [1, 0.5, 0.2])
+    np.testing.assert_allclose(run.width_fractions, [[1, 1], [1, 0.6], [0.4, 0.2]])
+    np.testing.assert_allclose(run.widths_at(0.35), [0.7, 0.4])
+    assert run.accuracy_at(0.5) == pytest.approx(0.8)
+    # layer 1 falls to 0.5 a quarter of the way from record 1 (0.6) to record 2 (0.2)
+    assert run.width_when(0, 1, 0.5) == pytest.approx(1 - 0.25 * 0.6)
+    assert run.width_when(0, 1, 0.1) is None
+    assert run.width_when(1, 0, 1.0) == 1.0
+
+
+def _write_fashion_like(folder, rng):
+    """The four Fashion-MNIST IDX files (full counts, raw), images that carry their label."""
+    from sparana_lite import data
+    folder.mkdir(parents=True)
+    for f in data._FILES:
+        header = [f.magic, f.count] + ([28, 28] if f.magic == 2051 else [])
+        if f.magic == 2051:
+            labels = np.arange(f.count) % 10
+            payload = (rng.random((f.count, 784)) * 60).astype(np.uint8)
+            payload[np.arange(f.count), labels * 70 + 100] = 255
+        else:
+            payload = (np.arange(f.count) % 10).astype(np.uint8)
+        (folder / f.stem).write_bytes(np.array(header, ">u4").tobytes() + payload.tobytes())
+
+
+def test_zoo_runs_on_fashion_mnist_files(tmp_path, tmp_cache, monkeypatch):
+    """The Fashion-MNIST code path of the Part 2 chapter, on files in Fashion-MNIST's format."""
+    from sparana_lite import zoo
+    _write_fashion_like(tmp_path / "data" / "fashion_mnist", np.random.default_rng(0))
+    monkeypatch.setenv("SPARANA_LITE_DATA", str(tmp_path / "data"))
+    monkeypatch.setitem(zoo.CONFIGS, "tiny-fashion", zoo.Config(
+        (784, 16, 16, 16, 10), "lq", zoo.BLOG_ADAM, 50, 20, 20, "fashion_mnist"))
+    ds = sl.load_fashion_mnist(download=False)
+    assert ds.name == "fashion_mnist"
+    runs = S.zoo_runs("tiny-fashion", seeds=(0, 1), step=0.3, n_steps=3, n_score=200, n_test=300)
+    assert set(runs) == {0, 1}
+    for run in runs.values():
+        assert run.widths[0] == [784, 16, 16, 16, 10] and len(run.widths) == 4
+        assert_exact_every_step(run)
+        assert run.width_when(0, 2, 0.5) is None or 0 <= run.width_when(0, 2, 0.5) <= 1
+    assert any(p.name.startswith("tiny-fashion-seed1") for p in (tmp_cache / "models").iterdir())
+    with pytest.raises(KeyError, match="name"):
+        S.zoo_runs("no-such-model")
