@@ -65,7 +65,7 @@ CONFIGS = {
     "lq-fashion-1000x3": Config((784, 1000, 1000, 1000, 10), "lq", BLOG_ADAM, 250, 500, 20_000,
                                 "fashion_mnist",
                                 description="Removing Activations Part 2 on Fashion-MNIST"),
-    "lq-mnist-longboy": Config((784,) + (1000,) * 6 + (10,), "lq", BLOG_ADAM, 250, 300, 20_000,
+    "lq-mnist-longboy": Config((784,) + (1000,) * 6 + (10,), "lq", BLOG_ADAM, 250, 200, 20_000,
                                "mnist", description="Removing Activations Longboy: 6 x 1000"),
 }
 
