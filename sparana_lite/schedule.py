@@ -174,23 +174,41 @@ class RemovalRun:
         return np.asarray(self.nonzero, dtype=np.float64) / self.nonzero[0]
 
     @property
+    def dense_size_left(self):
+        """float array (n_records,): weights and biases of the shrunk dense matrices, as a
+        fraction of record 0's (what a dense forward pass stores and multiplies)."""
+        return np.asarray(self.n_parameters, dtype=np.float64) / self.n_parameters[0]
+
+    def _sizes(self, by):
+        if by == "nonzero":
+            return self.size_left
+        if by == "dense":
+            return self.dense_size_left
+        raise ValueError(f"by must be 'nonzero' or 'dense'; got {by!r}")
+
+    @property
     def width_fractions(self):
         """float array (n_records, n_hidden): each hidden layer's width over its width at record 0."""
         hw = self.hidden_widths
         return hw / np.maximum(hw[0], 1)
 
-    def widths_at(self, size):
-        """Hidden widths (fractions of record 0's) at ``size`` (fraction of parameters left),
-        linearly interpolated between records; a list of floats, one per hidden layer."""
+    def widths_at(self, size, by="nonzero"):
+        """Hidden widths (fractions of record 0's) at ``size`` (fraction of parameters left:
+        nonzero ones, or with ``by="dense"`` those of the dense matrices), linearly interpolated
+        between records; a list of floats, one per hidden layer."""
         size = V.finite_float(size, "size", low=0, high=1)
-        x = self.size_left[::-1]
+        x = self._sizes(by)[::-1]
         return [float(np.interp(size, x, self.width_fractions[::-1, i]))
                 for i in range(self.width_fractions.shape[1])]
 
-    def accuracy_at(self, size):
-        """Test accuracy at ``size`` (fraction of parameters left), linearly interpolated."""
+    def accuracy_at(self, size, by="nonzero"):
+        """Test accuracy at ``size`` (as in :meth:`widths_at`), linearly interpolated; None when
+        the run never got that small."""
         size = V.finite_float(size, "size", low=0, high=1)
-        return float(np.interp(size, self.size_left[::-1], np.asarray(self.accuracy)[::-1]))
+        x = self._sizes(by)
+        if size < x.min() - 1e-12:
+            return None
+        return float(np.interp(size, x[::-1], np.asarray(self.accuracy)[::-1]))
 
     def width_when(self, layer, other, level):
         """Width fraction of hidden ``layer`` when hidden layer ``other`` first falls to

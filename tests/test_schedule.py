@@ -178,6 +178,12 @@ def test_run_summaries():
     np.testing.assert_allclose(run.width_fractions, [[1, 1], [1, 0.6], [0.4, 0.2]])
     np.testing.assert_allclose(run.widths_at(0.35), [0.7, 0.4])
     assert run.accuracy_at(0.5) == pytest.approx(0.8)
+    assert run.accuracy_at(0.1) is None
+    run.n_parameters = [200, 200, 100]
+    np.testing.assert_allclose(run.dense_size_left, [1, 1, 0.5])
+    assert run.accuracy_at(0.75, by="dense") == pytest.approx(0.65)
+    with pytest.raises(ValueError, match="by"):
+        run.widths_at(0.5, by="flops")
     # layer 1 falls to 0.5 a quarter of the way from record 1 (0.6) to record 2 (0.2)
     assert run.width_when(0, 1, 0.5) == pytest.approx(1 - 0.25 * 0.6)
     assert run.width_when(0, 1, 0.1) is None
