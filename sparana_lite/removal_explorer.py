@@ -133,6 +133,14 @@ def _check_criteria(criteria):
     return criteria
 
 
+def _first_shown(value, options, name):
+    """``value`` (default: the first option), checked to be one of ``options``."""
+    value = options[0] if value is None else value
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
 def removal_explorer(model, data, criteria=S.CRITERIA, amounts=DEFAULT_AMOUNTS, *,
                      criterion=None, amount=None, n_score=2000, n_test=None, batch_size=1000,
                      time_repeats=5, seed=0):
@@ -161,12 +169,8 @@ def removal_explorer(model, data, criteria=S.CRITERIA, amounts=DEFAULT_AMOUNTS, 
     criteria = _check_criteria(criteria)
     amounts = _check_amounts(amounts)
     remover = Remover(model, data, n_score, n_test, batch_size, time_repeats, seed)
-    criterion = criteria[0] if criterion is None else criterion
-    if criterion not in criteria:
-        raise ValueError(f"criterion must be one of criteria {criteria}; got {criterion!r}")
-    amount = amounts[0] if amount is None else V.finite_float(amount, "amount", low=0, high=1)
-    if amount not in amounts:
-        raise ValueError(f"amount must be one of amounts {amounts}; got {amount!r}")
+    criterion = _first_shown(criterion, criteria, "criterion")
+    amount = _first_shown(amount, amounts, "amount")
     controls = {
         "criterion": widgets.ToggleButtons(options=[(LABELS[c], c) for c in criteria],
                                            value=criterion, description="criterion"),
