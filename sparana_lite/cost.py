@@ -18,7 +18,7 @@ import numpy as np
 from . import _validate as V
 from .model import MLP
 
-__all__ = ["flops_per_sample", "median_seconds", "forward_times", "ForwardTimes"]
+__all__ = ["flops_per_sample", "call_seconds", "median_seconds", "forward_times", "ForwardTimes"]
 
 
 def flops_per_sample(model):
@@ -40,8 +40,9 @@ def flops_per_sample(model):
     return int(sum(2 * (layer.W.nnz if layer.sparse else layer.W.size) for layer in model.layers))
 
 
-def median_seconds(funcs, repeats=20, rounds=3, warmup=2, settle=0.05):
-    """Median seconds per call of each callable in ``funcs`` (a dict name -> callable).
+def call_seconds(funcs, repeats=20, rounds=3, warmup=2, settle=0.05):
+    """Seconds of every timed call of each callable in ``funcs`` (a dict name -> callable):
+    a dict name -> list of floats.
 
     Each round gives every candidate, in turn, a pause of ``settle`` seconds (BLAS threads stop
     spinning), ``warmup`` untimed calls and ``ceil(repeats / rounds)`` timed ones.
@@ -63,23 +64,41 @@ def median_seconds(funcs, repeats=20, rounds=3, warmup=2, settle=0.05):
                 start = time.perf_counter()
                 f()
                 times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+    return times
+
+
+def median_seconds(funcs, repeats=20, rounds=3, warmup=2, settle=0.05):
+    """Median seconds per call of each callable in ``funcs``; see :func:`call_seconds`."""
+    return {name: float(np.median(t))
+            for name, t in call_seconds(funcs, repeats, rounds, warmup, settle).items()}
 
 
 @dataclass
 class ForwardTimes:
-    """Median forward seconds per batch, ``seconds[batch_size][name]``, and FLOPs per sample."""
+    """Forward seconds of every timed call, ``samples[batch_size][name]`` (a list), and FLOPs
+    per sample, ``flops[name]``. ``seconds`` are the medians, ``fastest`` the minima."""
 
-    seconds: dict
+    samples: dict
     flops: dict
 
     @property
     def names(self):
         return list(self.flops)
 
-    def ratios(self, batch_size):
-        """Speed-up of every model over the first one at ``batch_size``: t(first) / t(name)."""
-        t = self.seconds[batch_size]
+    @property
+    def seconds(self):
+        return {b: {n: float(np.median(t)) for n, t in s.items()} for b, s in self.samples.items()}
+
+    @property
+    def fastest(self):
+        return {b: {n: float(np.min(t)) for n, t in s.items()} for b, s in self.samples.items()}
+
+    def ratios(self, batch_size, stat="median"):
+        """Speed-up of every model over the first one at ``batch_size``: t(first) / t(name),
+        from the median (``stat="median"``) or the fastest call (``stat="min"``)."""
+        if stat not in ("median", "min"):
+            raise ValueError(f"stat must be 'median' or 'min'; got {stat!r}")
+        t = (self.seconds if stat == "median" else self.fastest)[batch_size]
         base = t[self.names[0]]
         return {name: base / t[name] for name in self.names}
 
@@ -128,9 +147,9 @@ def forward_times(models, x, batch_sizes=(1, 1000), repeats=20, rounds=3):
     if not batch_sizes or max(batch_sizes) > x.shape[0]:
         raise ValueError(f"batch_sizes must be non-empty and at most x's {x.shape[0]} rows; "
                          f"got {batch_sizes}")
-    seconds = {}
+    samples = {}
     for b in batch_sizes:
         xb = x[:b]
-        seconds[b] = median_seconds({name: (lambda m=m: m.logits(xb)) for name, m in models.items()},
-                                    repeats=repeats, rounds=rounds)
-    return ForwardTimes(seconds, {name: flops_per_sample(m) for name, m in models.items()})
+        samples[b] = call_seconds({name: (lambda m=m: m.logits(xb)) for name, m in models.items()},
+                                  repeats=repeats, rounds=rounds)
+    return ForwardTimes(samples, {name: flops_per_sample(m) for name, m in models.items()})

@@ -16,6 +16,11 @@ def test_forward_times_shapes_and_ratios():
     assert set(t.seconds) == {1, 50}
     assert t.names == ["big", "small", "csr"]
     assert t.ratios(50)["big"] == 1.0 and all(v > 0 for v in t.ratios(1).values())
+    assert all(len(v) == 3 for v in t.samples[1].values())
+    assert all(t.fastest[50][n] <= t.seconds[50][n] for n in t.names)
+    assert t.ratios(50, stat="min")["big"] == 1.0
+    with pytest.raises(ValueError, match="stat"):
+        t.ratios(50, stat="mean")
     assert t.flops["big"] == 2 * (8 * 64 + 64 * 64 + 64 * 3)
     assert t.flop_ratios()["small"] == pytest.approx(t.flops["big"] / t.flops["small"])
     rows = t.table()
