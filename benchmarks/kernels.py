@@ -100,16 +100,8 @@ def medians(funcs, repeats, interleave=False, rounds=3, warmup=3, settle=0.2, be
                 f()
                 times[name].append(time.perf_counter() - t)
     else:
-        per_round = max(1, -(-repeats // rounds))
-        for _ in range(rounds):
-            for name, f in funcs.items():
-                time.sleep(settle)
-                for _ in range(warmup):
-                    f()
-                for _ in range(per_round):
-                    t = time.perf_counter()
-                    f()
-                    times[name].append(time.perf_counter() - t)
+        from sparana_lite.cost import median_seconds
+        return median_seconds(funcs, repeats, rounds, warmup, settle)
     return {name: float(np.median(ts)) for name, ts in times.items()}
 
 

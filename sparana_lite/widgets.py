@@ -300,3 +300,5 @@ def attack_sweep_figure(lq_model, sce_model, x, y, strengths, method="fgsm", ind
 # Re-exported here (prune_explorer imports Explorer from this module, so this import is last).
 from .prune_explorer import prune_explorer, prune_sweep, prune_sweep_figure  # noqa: E402,F401
 from .forget_explorer import forget_explorer, forget_sweep_figure  # noqa: E402,F401
+from .removal_explorer import (removal_explorer, removal_sweep,  # noqa: E402,F401
+                               removal_sweep_figure)

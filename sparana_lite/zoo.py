@@ -67,6 +67,13 @@ CONFIGS = {
     "lq-mnist-without-7": Config(BLOG_WIDTHS, "lq", BLOG_ADAM, 250, 2000, 20_000, "mnist-without-7",
                                  description="lq-mnist trained without any 7: forgetting's gold "
                                              "standard"),
+    "lq-mnist-1000x3": Config((784, 1000, 1000, 1000, 10), "lq", BLOG_ADAM, 250, 500, 20_000,
+                              "mnist", description="Removing Activations Part 2: equal widths"),
+    "lq-fashion-1000x3": Config((784, 1000, 1000, 1000, 10), "lq", BLOG_ADAM, 250, 500, 20_000,
+                                "fashion_mnist",
+                                description="Removing Activations Part 2 on Fashion-MNIST"),
+    "lq-mnist-longboy": Config((784,) + (1000,) * 6 + (10,), "lq", BLOG_ADAM, 250, 200, 20_000,
+                               "mnist", description="Removing Activations Longboy: 6 x 1000"),
 }
 
 
