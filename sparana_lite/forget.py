@@ -84,7 +84,7 @@ def fisher_diagonal(model, x, y, batch_size=250):
     -------
     list of float64 arrays, shape (n_in, n_out) per layer (CSR layers: dense, 0 off-pattern)
     """
-    P._check_model(model)
+    V.mlp(model)
     x, y = model._checked_xy(x, y)
     if x.shape[0] == 0:
         raise ValueError(f"x must hold at least one sample; got shape {x.shape}")
@@ -165,7 +165,7 @@ def class_activity(model, x, y, batch_size=P.MAAV_BATCH):
         ``means[l][c]`` is ``mean_{n: y_n = c} |a_l^(n)|`` (NaN for an absent class), and the
         number of images of each class.
     """
-    P._check_model(model)
+    V.mlp(model)
     x, y = model._checked_xy(x, y)
     batch_size = V.positive_int(batch_size, "batch_size")
     C = model.n_classes
@@ -262,7 +262,7 @@ class Forgetter:
     """
 
     def __init__(self, model, x_train, y_train, target, seed=0, ssd_batch=250, activity=None):
-        P._check_model(model)
+        V.mlp(model)
         self.model = model
         x, y = model._checked_xy(x_train, y_train)
         if isinstance(target, bool) or not isinstance(target, (int, np.integer)) \
@@ -500,7 +500,7 @@ def relearn_steps(model, x_target, y_target, x_eval, y_eval, threshold=0.9, batc
     int or None
         Steps taken (0 if already above), None if not reached within ``max_steps``.
     """
-    P._check_model(model)
+    V.mlp(model)
     threshold = V.finite_float(threshold, "threshold", low=0, high=1)
     max_steps = V.positive_int(max_steps, "max_steps")
     check_every = V.positive_int(check_every, "check_every")
@@ -531,7 +531,7 @@ def linear_probe(model, x_train, y_train, x_test, y_test, ridge=1.0):
     float64 array (hidden layers, classes)
         Test accuracy of each layer's probe on each class.
     """
-    P._check_model(model)
+    V.mlp(model)
     x_train, y_train = model._checked_xy(x_train, y_train)
     x_test, y_test = model._checked_xy(x_test, y_test)
     ridge = V.finite_float(ridge, "ridge", low=0)
@@ -563,7 +563,7 @@ def membership_advantage(model, x_member, x_nonmember, seed=0, steps=200, l2=1e-
         Advantage = true-positive rate - false-positive rate on the held-out half, in [-1, 1]
         (0: the attacker cannot tell training images from unseen ones).
     """
-    P._check_model(model)
+    V.mlp(model)
     n = min(len(x_member), len(x_nonmember))
     if n < 4:
         raise ValueError(f"x_member and x_nonmember must hold at least 4 images each; got {n}")
