@@ -308,6 +308,15 @@ class PruneExplorer(Explorer):
         key["ratio"] = self.snap(key["ratio"])
         return tuple(key.items())
 
+    def _check_values(self, name, values, arg):
+        """As the base class, and ratios must lie on the explorer's grid (no silent snapping)."""
+        values = super()._check_values(name, values, arg)
+        if name == "ratio":
+            for i, v in enumerate(values):
+                if self.snap(v) != v:
+                    raise ValueError(f"{arg}[{i}] must be one of the explorer's ratios; got {v!r}")
+        return values
+
     def refresh(self):
         start = time.perf_counter()
         super().refresh()

@@ -156,6 +156,8 @@ def test_prune_explorer(small):
     acc = w.result_at(method="maav", ratio=0.9)["accuracy"]
     assert fig.captions[3] == f"MAAV, 90% sparsity (hidden layers): test accuracy {acc:.3f}"
     assert w.controls["ratio"].value == 0.0
+    with pytest.raises(ValueError, match=r"values\[1\] must be one of the explorer's ratios"):
+        w.static_figure("ratio", [0.5, 0.7])
 
 
 def test_forget_and_removal_explorers(small):
