@@ -103,7 +103,16 @@ def forget_explorer(model, data, ks=DEFAULT_KS, target=7, k=0, layers=(1, 2), n_
     }
     header = ("<b>Forgetting by MAAV difference</b>: remove the k weights per chosen layer that "
               "the target class uses most, no retraining.")
-    return ForgetExplorer(controls, compute, _draw, header)
+    return ForgetExplorer(controls, compute, _draw, header, caption=_caption)
+
+
+def _caption(r):
+    """One line: the setting, the target's accuracy and the other classes' mean accuracy."""
+    acc = np.asarray(r["class_accuracy"])
+    rest = np.delete(acc, r["target"]).mean()
+    layers = " and ".join(str(i + 1) for i in r["layers"])
+    return (f"forget {r['target']}: k = {r['k']:,} weights removed in layer(s) {layers}; "
+            f"accuracy on {r['target']}: {acc[r['target']]:.3f}, other classes (mean): {rest:.3f}")
 
 
 def _draw(r):

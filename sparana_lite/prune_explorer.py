@@ -265,6 +265,14 @@ def _draw(result, base, classes):
     return fig
 
 
+def _caption(result):
+    """One line: criterion, sparsity, scope and accuracy."""
+    scope = result["scope"]
+    where = {"hidden": "hidden layers", "all": "all layers"}.get(scope, f"layer {scope} only")
+    return (f"{METHOD_LABELS.get(result['method'], result['method'])}, {result['ratio']:.0%} "
+            f"sparsity ({where}): test accuracy {result['accuracy']:.3f}")
+
+
 # --------------------------------------------------------------------------- explorer
 class PruneExplorer(Explorer):
     """The explorer widget; see :func:`prune_explorer`. The ratio slider snaps to the grid."""
@@ -286,7 +294,7 @@ class PruneExplorer(Explorer):
         controls["method"].style.button_width = "110px"
         self.last_seconds = None
         super().__init__(controls, pruner.result,
-                         lambda r: _draw(r, pruner.base, classes),
+                         lambda r: _draw(r, pruner.base, classes), caption=_caption,
                          header="<b>Prune a trained network</b>: pick a criterion and a target "
                                 "sparsity; no retraining.")
 
@@ -294,11 +302,20 @@ class PruneExplorer(Explorer):
         """The grid ratio nearest ``value``."""
         return float(self.ratios[np.argmin(np.abs(self.ratios - value))])
 
-    @property
-    def key(self):
-        return (("method", self.controls["method"].value),
-                ("ratio", self.snap(self.controls["ratio"].value)),
-                ("scope", self.controls["scope"].value))
+    def key_for(self, **values):
+        """The cache key, with the ratio snapped to the grid."""
+        key = dict(super().key_for(**values))
+        key["ratio"] = self.snap(key["ratio"])
+        return tuple(key.items())
+
+    def _check_values(self, name, values, arg):
+        """As the base class, and ratios must lie on the explorer's grid (no silent snapping)."""
+        values = super()._check_values(name, values, arg)
+        if name == "ratio":
+            for i, v in enumerate(values):
+                if self.snap(v) != v:
+                    raise ValueError(f"{arg}[{i}] must be one of the explorer's ratios; got {v!r}")
+        return values
 
     def refresh(self):
         start = time.perf_counter()

@@ -115,6 +115,14 @@ def _draw(result):
     return fig
 
 
+def _caption(r):
+    """One line: the setting, hidden widths, accuracy, FLOP ratio and speed-up."""
+    speed = "" if r["speedup"] is None else f", {r['speedup']:.2f}x faster"
+    return (f"{LABELS[r['criterion']]}, amount {r['amount']:.2f}: hidden widths "
+            f"{r['widths'][1:-1]}, accuracy {r['accuracy']:.3f}, {r['flop_ratio']:.2f}x fewer "
+            f"FLOPs{speed}")
+
+
 def _check_amounts(amounts):
     if isinstance(amounts, str) or not hasattr(amounts, "__iter__"):
         raise ValueError(f"amounts must be a list of numbers in [0, 1]; got {amounts!r}")
@@ -179,7 +187,7 @@ def removal_explorer(model, data, criteria=S.CRITERIA, amounts=DEFAULT_AMOUNTS, 
                                           continuous_update=False),
     }
     controls["criterion"].style.button_width = "100px"
-    w = Explorer(controls, remover.result, _draw,
+    w = Explorer(controls, remover.result, _draw, caption=_caption,
                  header="<b>Remove activations</b>: prune by a criterion (weight criteria: "
                         "target sparsity; APoZ and group norm: fraction of hidden neurons), "
                         "then delete the neurons left without weights.")

@@ -15,6 +15,7 @@ Online readers have no kernel, so chapters pair a widget with a static figure of
 sweep, e.g. :func:`attack_sweep_figure`.
 """
 import numbers
+import re
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -55,6 +56,9 @@ class Explorer(widgets.VBox):
         closed after it is shown, see :func:`show_figure`.
     header : str, optional
         HTML shown above the controls.
+    caption : callable(result) -> str, optional
+        One line describing a result, under each frame of :meth:`static_figure` (default:
+        the setting, "name value, ...").
 
     Attributes
     ----------
@@ -69,11 +73,13 @@ class Explorer(widgets.VBox):
         Where the figure is shown.
     """
 
-    def __init__(self, controls, compute, draw, header=None):
+    def __init__(self, controls, compute, draw, header=None, caption=None):
         super().__init__()
         self.controls = dict(controls)
         self.compute = compute
         self.draw = draw
+        self.header = header
+        self.caption = caption
         self.cache = {}
         self.result = None
         self.figure = None
@@ -89,19 +95,157 @@ class Explorer(widgets.VBox):
     @property
     def key(self):
         """The current setting: a tuple of (name, value) pairs."""
-        return tuple((name, c.value) for name, c in self.controls.items())
+        return self.key_for()
+
+    def key_for(self, **values):
+        """The cache key of a setting: ``values`` by control name, the other controls as now."""
+        return tuple((name, values.get(name, c.value)) for name, c in self.controls.items())
+
+    def result_at(self, **values):
+        """The (cached) result of the setting ``values``; the controls are not moved."""
+        key = self.key_for(**values)
+        if key not in self.cache:
+            self.cache[key] = self.compute(**dict(key))
+        return self.cache[key]
 
     def refresh(self):
         """Compute (or fetch from the cache) the result of the current setting and draw it."""
-        key = self.key
-        if key not in self.cache:
-            self.cache[key] = self.compute(**dict(key))
-        self.result = self.cache[key]
+        self.result = self.result_at()
         self.figure = self.draw(self.result)
         show_figure(self.output, self.figure)
 
+    def static_figure(self, slider, values=None, select=None, options=None, fixed=None,
+                      dpi=75, title=None, progress=False):
+        """What the explorer shows over a grid, as a :class:`~sparana_lite.static_figure.
+        StaticFigure`: an HTML slider (and selector) that works in a static page, no kernel.
+
+        Parameters
+        ----------
+        slider : str
+            The control that the HTML slider moves, e.g. ``"ratio"``.
+        values : list, optional
+            Its values, in slider order (default: the control's options, for selectors and
+            selection sliders; required for numeric sliders).
+        select : str, optional
+            A second control, offered as an HTML ``<select>``.
+        options : list, optional
+            Its values (default: all the control's options).
+        fixed : dict, optional
+            Values of other controls (default: their current values).
+        dpi : float in [20, 200]
+            Dots per inch of the PNG frames (75: a 9 x 3.4 inch figure is 675 x 255 pixels).
+        title : str, optional
+            A line above the controls (default: the explorer's header, without tags).
+        progress : bool
+            Show a progress bar while the frames are computed.
+
+        Every setting is computed once and kept in :attr:`cache` (with what the widget
+        visited); the widget's controls are not moved. At most
+        :data:`~sparana_lite.static_figure.MAX_FRAMES` frames.
+        """
+        from tqdm.auto import tqdm
+
+        from .static_figure import MAX_FRAMES, StaticFigure, figure_png
+        slider = self._check_control_name(slider, "slider")
+        values = self._check_values(slider, values, "values")
+        if select is not None:
+            select = self._check_control_name(select, "select")
+            if select == slider:
+                raise ValueError(f"select must name another control than slider ({slider!r})")
+            options = self._check_values(select, options, "options")
+        elif options is not None:
+            raise ValueError("options must be None when no select control is named")
+        fixed = {} if fixed is None else fixed
+        if not isinstance(fixed, dict):
+            raise ValueError(f"fixed must be a dict of control name -> value; got {fixed!r}")
+        for name, value in fixed.items():
+            self._check_control_name(name, "fixed")
+            if name in (slider, select):
+                raise ValueError(f"fixed must not set the slider or select control; got {name!r}")
+            self._check_values(name, [value], f"fixed[{name!r}]")
+        dpi = V.finite_float(dpi, "dpi", low=20, high=200)
+        n = len(values) * len(options or [None])
+        if n > MAX_FRAMES:
+            raise ValueError(f"values and options make {n} frames; at most {MAX_FRAMES} "
+                             f"(each adds tens of kB to the page)")
+        settings = [{**fixed, **({select: o} if select else {}), slider: v}
+                    for o in (options or [None]) for v in values]
+        frames, captions = [], []
+        for setting in tqdm(settings, disable=not progress, desc="frames", leave=False):
+            result = self.result_at(**setting)
+            fig = self.draw(result)
+            frames.append(figure_png(fig, dpi=dpi))
+            plt.close(fig)
+            captions.append(self.caption(result) if self.caption
+                            else _setting_caption(self.key_for(**setting)))
+        start_key = dict(self.key_for())
+        start = (_position(options, start_key.get(select)) if select else 0,
+                 _position(values, start_key[slider]))
+        if title is None and self.header:
+            title = re.sub(r"<[^>]+>", "", self.header)
+        return StaticFigure(frames, self._labels(slider, values), captions,
+                            slider_name=self.controls[slider].description or slider,
+                            select_labels=self._labels(select, options) if select else None,
+                            select_name=(self.controls[select].description or select)
+                            if select else "option", start=start, title=title)
+
+    # -- static_figure's argument checks
+    def _check_control_name(self, name, arg):
+        if not isinstance(name, str) or name not in self.controls:
+            raise ValueError(f"{arg} must name a control, one of {list(self.controls)}; "
+                             f"got {name!r}")
+        return name
+
+    def _check_values(self, name, values, arg):
+        """``values`` checked against control ``name``: options of a selector, numbers within
+        a numeric slider's [min, max]. None: the selector's options."""
+        control = self.controls[name]
+        choices = getattr(control, "_options_values", None)
+        if values is None:
+            if choices is None:
+                raise ValueError(f"{arg} must be given for control {name!r} (a "
+                                 f"{type(control).__name__} has no list of options)")
+            return list(choices)
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ValueError(f"{arg} must be a list of values of control {name!r}; "
+                             f"got {values!r}")
+        values = list(values)
+        if not values:
+            raise ValueError(f"{arg} must hold at least one value; got an empty list")
+        for i, v in enumerate(values):
+            if choices is not None:
+                if v not in choices:
+                    raise ValueError(f"{arg}[{i}] must be one of {list(choices)}; got {v!r}")
+            elif hasattr(control, "min") and hasattr(control, "max"):
+                V.finite_float(v, f"{arg}[{i}]", low=control.min, high=control.max)
+        if len(set(map(repr, values))) != len(values):
+            raise ValueError(f"{arg} must not repeat a value; got {values}")
+        return values
+
+    def _labels(self, name, values):
+        control = self.controls[name]
+        choices = getattr(control, "_options_values", None)
+        if choices is not None:
+            labels = dict(zip(choices, control._options_labels))
+            return [labels[v] for v in values]
+        return [f"{v:g}" if isinstance(v, numbers.Real) else str(v) for v in values]
+
     def _on_change(self, change):
         self.refresh()
+
+
+def _setting_caption(key):
+    """"name value, name value" of a cache key."""
+    return ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+                     for name, value in key)
+
+
+def _position(values, value):
+    """Index of ``value`` in ``values`` (0 when absent)."""
+    for i, v in enumerate(values):
+        if v == value:
+            return i
+    return 0
 
 
 # ------------------------------------------------------------------------- attacks
@@ -259,7 +403,13 @@ def attack_explorer(lq_model, sce_model, x, y, strengths, method="fgsm", index=0
     def compute(strength, index, method, objective):
         return _attack_one(models, x, y, method, objective, strength, index, seed, noise_kind)
 
-    return Explorer(controls, compute, lambda r: _draw_attack(r, models, classes))
+    def caption(r):
+        preds = ", ".join(f"{name} predicts {classes[p]}" for name, p in r["predictions"].items())
+        return (f"strength {r['strength']:g}, {r['method']} on the {r['objective']}, sample "
+                f"{r['index']} (class {classes[r['label']]}): {preds}")
+
+    return Explorer(controls, compute, lambda r: _draw_attack(r, models, classes),
+                    caption=caption)
 
 
 def attack_sweep_figure(lq_model, sce_model, x, y, strengths, method="fgsm", index=0,
