@@ -2,7 +2,6 @@
 import importlib.util
 import json
 from pathlib import Path
-import shutil
 import subprocess
 import sys
 
@@ -57,11 +56,20 @@ def test_config_has_the_repository_and_launch_buttons():
 # ------------------------------------------------------------------- the install cell
 @pytest.fixture
 def book_copy(tmp_path):
-    """Two chapters copied into a temp dir (one whose first cell is code, one markdown)."""
+    """Two chapters copied into a temp dir without their install cells (one whose first cell
+    is code, one markdown)."""
     names = ["pruning.ipynb", "removing-activations-longboy.ipynb"]
     for name in names:
-        shutil.copy(ROOT / "book" / name, tmp_path / name)
+        nb = nbformat.read(ROOT / "book" / name, as_version=4)
+        nb.cells = [c for c in nb.cells if not install_cell._is_install_cell(c)]
+        nbformat.write(nb, tmp_path / name)
     return [tmp_path / n for n in names]
+
+
+def test_every_chapter_has_the_current_install_cell():
+    """Fails when a chapter lacks the cell or holds an out-of-date one (run the script)."""
+    chapters = sorted((ROOT / "book").glob("*.ipynb"))
+    assert chapters and install_cell.main(["--check"] + [str(p) for p in chapters]) == 0
 
 
 def _cells(path):
