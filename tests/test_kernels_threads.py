@@ -102,8 +102,14 @@ def test_dense_model_keeps_all_blas_threads(two_blas_threads):
 
 
 def test_results_do_not_depend_on_the_scheme(two_blas_threads, monkeypatch):
-    """Outputs, gradients and trained weights of a CSR model are bitwise equal with the scheme
-    on and off (BLAS on one thread or two)."""
+    """Outputs, gradients and trained weights of a CSR model agree to float32 rounding with the
+    scheme on and off (BLAS on one thread or two).
+
+    Not bitwise: OpenBLAS's Haswell kernels (its choice on AVX2 and on most AMD CPUs) split a
+    product over its threads so that the last bit moves with the thread count (seen with
+    ``OPENBLAS_CORETYPE=Haswell``: 12% of the outputs differed, by at most 1.2e-7). The
+    tolerance still fails if the scheme changed what is computed (a skipped or repeated
+    product, a wrong layer), which moves values by orders of magnitude more."""
     rng = np.random.default_rng(1)
     x = rng.random((128, WIDTHS[0]), dtype=np.float32)
     y = rng.integers(0, WIDTHS[-1], 128)
@@ -113,6 +119,7 @@ def test_results_do_not_depend_on_the_scheme(two_blas_threads, monkeypatch):
         results[enabled] = run_model(pruned_model(seed=1).to_sparse(layers=[0, 1, 2]), x, y)
     assert len(results[True]) == len(results[False])
     for on, off in zip(results[True], results[False]):
-        np.testing.assert_array_equal(on, off)
+        scale = float(np.max(np.abs(off))) or 1.0
+        np.testing.assert_allclose(on, off, rtol=1e-4, atol=1e-5 * scale)
     # not vacuous: training changed the weights (the first of the last 10: 5 W, 5 b)
     assert not np.array_equal(results[True][-10], pruned_model(seed=1).weights[0])
