@@ -130,16 +130,20 @@ def load_dataset(name):
     return loaders[name]()
 
 
-def trained(name, seed=0, steps=None, progress=True):
+def trained(name, seed=0, steps=None, progress=True, eval_every=None):
     """The model ``name`` trained with ``seed`` for ``steps`` (default: the CI-sized count).
 
     Trains and caches it on the first call; later calls load it. The returned model is a fresh
     object each time (changing it does not change the cache). ``model.metadata`` holds the
-    configuration, the test accuracy and the training time in seconds.
+    configuration, the test accuracy and the training time in seconds. With ``eval_every``,
+    a model trained by this call also records its test accuracy every that many steps in
+    ``metadata["history"]`` (``{"steps": [...], "test_accuracy": [...]}``); evaluating does not
+    change the weights, so the cache key ignores it.
     """
     config = _config(name)
     seed = V.seed_int(seed)
     steps = config.default_steps if steps is None else V.positive_int(steps, "steps")
+    eval_every = V.positive_int(eval_every, "eval_every", allow_none=True)
     file = path(name, seed, steps)
     expected = key(name, seed, steps)
     if file.exists():
@@ -156,13 +160,18 @@ def trained(name, seed=0, steps=None, progress=True):
     data = load_dataset(config.dataset)
     model = MLP(list(config.widths), head=config.head, activation=config.activation, seed=seed)
     start = time.perf_counter()
-    train(model, data.x_train, data.y_train, optimizer=config.make_optimizer(), steps=steps,
-          batch_size=config.batch_size, seed=seed, progress=progress)
+    history = train(model, data.x_train, data.y_train, optimizer=config.make_optimizer(),
+                    steps=steps, batch_size=config.batch_size, seed=seed, progress=progress,
+                    eval_every=eval_every,
+                    eval_data=None if eval_every is None else (data.x_test, data.y_test))
     seconds = time.perf_counter() - start
     model.metadata = {"zoo": name, "config": json.loads(json.dumps(asdict(config))),
                       "steps": steps, "seed": seed, "key": expected,
                       "train_seconds": round(seconds, 2),
                       "test_accuracy": model.accuracy(data.x_test, data.y_test)}
+    if eval_every is not None:
+        model.metadata["history"] = {"steps": list(history.steps),
+                                     "test_accuracy": [float(a) for a in history.accuracy]}
     model.save(file)
     return model
 
