@@ -62,6 +62,25 @@ def test_a_corrupt_cache_file_is_retrained(tmp_cache, tiny):
     assert sl.MLP.load(path).widths == model.widths
 
 
+def test_eval_every_records_the_curve_and_leaves_the_weights(tmp_path, tiny, monkeypatch):
+    """A model trained with eval_every records its test accuracy along the way; its weights are
+    those of a model trained without it, and the last point is the final test accuracy."""
+    models = []
+    for i, every in enumerate((None, 25)):
+        monkeypatch.setenv("SPARANA_LITE_CACHE", str(tmp_path / str(i)))
+        models.append(zoo.trained(tiny, progress=False, eval_every=every))
+    plain, tracked = models
+    assert "history" not in plain.metadata
+    history = tracked.metadata["history"]
+    assert history["steps"] == [25, 50, 75, 100]
+    assert history["test_accuracy"][-1] == tracked.metadata["test_accuracy"]
+    assert history["test_accuracy"][0] < history["test_accuracy"][-1]
+    for a, b in zip(plain.weights + plain.biases, tracked.weights + tracked.biases):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="eval_every"):
+        zoo.trained(tiny, eval_every=0)
+
+
 def test_unknown_names_and_bad_arguments(tiny):
     with pytest.raises(KeyError, match="lq-mnist"):
         zoo.trained("no-such-model")
