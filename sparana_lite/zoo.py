@@ -130,7 +130,7 @@ def load_dataset(name):
     return loaders[name]()
 
 
-def trained(name, seed=0, steps=None, progress=True, eval_every=None):
+def trained(name, seed=0, steps=None, progress=True, eval_every=None, device="cpu"):
     """The model ``name`` trained with ``seed`` for ``steps`` (default: the CI-sized count).
 
     Trains and caches it on the first call; later calls load it. The returned model is a fresh
@@ -138,7 +138,9 @@ def trained(name, seed=0, steps=None, progress=True, eval_every=None):
     configuration, the test accuracy and the training time in seconds. With ``eval_every``,
     a model trained by this call also records its test accuracy every that many steps in
     ``metadata["history"]`` (``{"steps": [...], "test_accuracy": [...]}``); evaluating does not
-    change the weights, so the cache key ignores it.
+    change the weights, so the cache key ignores it. ``device="cuda"`` trains on the GPU (see
+    :mod:`sparana_lite.device`); the model is returned and cached on the CPU either way, and the
+    key ignores the device, as it ignores the CPU (both change only the float32 rounding).
     """
     config = _config(name)
     seed = V.seed_int(seed)
@@ -159,15 +161,17 @@ def trained(name, seed=0, steps=None, progress=True, eval_every=None):
                           f"expected {expected!r} (another configuration or training code)")
     data = load_dataset(config.dataset)
     model = MLP(list(config.widths), head=config.head, activation=config.activation, seed=seed)
+    model = model.to_device(device)
     start = time.perf_counter()
     history = train(model, data.x_train, data.y_train, optimizer=config.make_optimizer(),
                     steps=steps, batch_size=config.batch_size, seed=seed, progress=progress,
                     eval_every=eval_every,
                     eval_data=None if eval_every is None else (data.x_test, data.y_test))
     seconds = time.perf_counter() - start
+    model = model.to_device("cpu")
     model.metadata = {"zoo": name, "config": json.loads(json.dumps(asdict(config))),
                       "steps": steps, "seed": seed, "key": expected,
-                      "train_seconds": round(seconds, 2),
+                      "train_seconds": round(seconds, 2), "device": str(device),
                       "test_accuracy": model.accuracy(data.x_test, data.y_test)}
     if eval_every is not None:
         model.metadata["history"] = {"steps": list(history.steps),

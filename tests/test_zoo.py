@@ -146,3 +146,22 @@ def test_the_key_covers_the_training_code_version(tiny, monkeypatch):
     base = zoo.key(tiny)
     monkeypatch.setattr(zoo, "TRAINING_VERSION", train_module.TRAINING_VERSION + 1)
     assert zoo.key(tiny) != base
+
+
+def test_trains_on_the_gpu_and_caches_on_the_cpu(tmp_cache, tiny, monkeypatch):
+    """device="cuda" (numba's simulator where there is no GPU): the model trains on the GPU and
+    comes back, and is cached, on the CPU. (Training itself is compared between the devices in
+    test_kernels_cuda.py; here a stand-in records where the model was.)"""
+    from sparana_lite.train import History
+    seen = []
+
+    def train_on(model, *args, **kwargs):
+        seen.append(model.device)
+        return History()
+
+    monkeypatch.setattr(zoo, "train", train_on)
+    model = zoo.trained(tiny, steps=3, progress=False, device="cuda")
+    assert seen == ["cuda"] and model.device == "cpu" and model.metadata["device"] == "cuda"
+    assert zoo.trained(tiny, steps=3, progress=False).metadata["device"] == "cuda"  # the cache
+    with pytest.raises(ValueError, match="device"):
+        zoo.trained(tiny, steps=4, device="tpu")
