@@ -61,6 +61,10 @@ class DenseLayer:
         """a @ W for a (n, n_in) -> (n, n_out), a fresh C-contiguous array."""
         return self.device.matmul(a, self.W)
 
+    def forward(self, a, kind):
+        """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
+        return self.device.bias_act_(self.product(a), self.b, kind)
+
     def back_product(self, d):
         """d @ W.T for d (n, n_out) -> (n, n_in)."""
         return self.device.matmul_nt(d, self.W)
@@ -118,6 +122,12 @@ class CSRLayer:
     def product(self, a):
         k = self.device
         return k.transpose_result(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
+
+    def forward(self, a, kind):
+        """act(a @ W + b), with the bias and activation fused into the product's row loop."""
+        k = self.device
+        return k.transpose_result(
+            k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, plan=self.plan))
 
     def back_product(self, d):
         k = self.device
@@ -293,10 +303,9 @@ class MLP:
     @_one_thread_pool
     def forward(self, x):
         """All activations for a checked float32 batch: [x, a_1, ..., a_{L-1}, z_L]."""
-        dev = self.layers[0].device
         acts = [x]
         for layer, kind in zip(self.layers, self._kinds()):
-            acts.append(dev.bias_act_(layer.product(acts[-1]), layer.b, kind))
+            acts.append(layer.forward(acts[-1], kind))
         return acts
 
     def _logits_checked(self, x):
