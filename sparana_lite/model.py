@@ -94,8 +94,9 @@ class CSRLayer:
     """A layer whose weight matrix (n_in, n_out) is stored in CSR; only its nonzeros train.
 
     Products run on :mod:`sparana_lite.kernels.csr` (or its GPU twin): ``a @ W`` as
-    ``(W.T @ a.T).T`` through a cached transpose pattern, ``d @ W.T`` as ``(W @ d.T).T``, and
-    the weight gradient as an SDDMM at the nonzeros, so a dense gradient is never formed.
+    ``(W.T @ a.T).T`` through a cached transpose pattern (in the forward pass with the bias and
+    activation fused into it), ``d @ W.T`` as ``(W @ d.T).T``, and the weight gradient as an
+    SDDMM at the nonzeros, so a dense gradient is never formed.
 
     The kernels work in the (features, batch) layout, so on the CPU the products return the
     transpose of a C-contiguous array (an F-ordered (n, n_out) view) instead of copying it
