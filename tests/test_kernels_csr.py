@@ -534,6 +534,20 @@ def test_serial_and_parallel_paths_agree_bitwise(rng):
     np.testing.assert_array_equal(v_par, v_ser)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 5), (300, 37), (256, 784)])
+def test_transpose_copies_into_the_c_layout(path, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    xt = csr.transpose(x)
+    assert xt.flags.c_contiguous and xt.dtype == np.float32
+    np.testing.assert_array_equal(xt, x.T)
+    assert not np.may_share_memory(xt, x) or min(shape) <= 1  # else x.T is C-contiguous
+    f = np.asfortranarray(x)
+    assert csr.transpose(f).base is f  # an F-ordered x: its transpose, no copy
+    np.testing.assert_array_equal(csr.transpose(x[:, ::2]), x[:, ::2].T)
+    x64 = x.astype(np.float64)
+    assert csr.transpose(x64).dtype == np.float64 and csr.transpose(x64).flags.c_contiguous
+
+
 @pytest.mark.parametrize("n_chunks", [1, 3, 8, 1000])
 def test_balanced_row_chunks(n_chunks):
     """Chunks cover the rows in order and each costs at most its fair share of ``nnz + rows``

@@ -35,7 +35,8 @@ from numba import get_num_threads, njit, prange
 
 from .dense import ACTIVATIONS, LINEAR, _bias_act_feature_row
 
-__all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "TransposePlan", "csr_matrix_f32"]
+__all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "TransposePlan", "csr_matrix_f32",
+           "transpose"]
 
 # Work (multiply-adds: ``nnz * n`` for the products, ``nnz * d`` for SDDMM) below which the
 # serial twin runs. Measured with ``python benchmarks/kernels.py --threshold`` on the 2-core
@@ -415,6 +416,39 @@ def sddmm(A, X, Y, out=None):
         _sddmm_parallel(indptr, indices, X, Yt, out, _n_chunks())
     else:
         _sddmm_serial(indptr, indices, X, Yt, out)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _transpose_parallel(x, out, parts):
+    m = x.shape[1]
+    for t in prange(parts):
+        j0, j1 = m * t // parts, m * (t + 1) // parts
+        out[j0:j1, :] = x[:, j0:j1].T
+
+
+def transpose(x):
+    """``x.T`` as a C-contiguous array: the (features, batch) layout the products take.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, m)
+
+    Returns
+    -------
+    ndarray, shape (m, n), C-contiguous, of x's dtype
+        ``x.T`` itself when it is C-contiguous already (x is F-ordered, e.g. a CSR layer's
+        output), else a copy. A float32 copy with at least ``PARALLEL_MIN_WORK`` elements is
+        made by all numba threads, each a range of rows of the result (the 1000 x 784 MNIST
+        batch: 0.22 ms against 0.435 ms for NumPy's copy on the 2-core Xeon).
+    """
+    xt = x.T
+    if xt.flags.c_contiguous:
+        return xt
+    if x.ndim != 2 or x.dtype != np.float32 or x.size < PARALLEL_MIN_WORK:
+        return np.ascontiguousarray(xt)
+    out = np.empty(xt.shape, np.float32)
+    _transpose_parallel(x, out, _n_chunks())
     return out
 
 
