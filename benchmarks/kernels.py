@@ -258,9 +258,10 @@ def threshold(args, csr):
         out = np.empty((m, n), np.float32)
         out_v = np.empty(A.nnz, np.float32)
         ip, ix, d = A.indptr, A.indices, A.data
+        no_bias = (csr._NO_BIAS, csr.LINEAR)
         t = medians({
-            "ser": lambda: csr._spmm_serial(ip, ix, d, B, out),
-            "par": lambda: csr._spmm_parallel(ip, ix, d, B, out, chunks),
+            "ser": lambda: csr._spmm_serial(ip, ix, d, B, out, *no_bias),
+            "par": lambda: csr._spmm_parallel(ip, ix, d, B, out, *no_bias, chunks),
             "sser": lambda: csr._sddmm_serial(ip, ix, X, Yt, out_v),
             "spar": lambda: csr._sddmm_parallel(ip, ix, X, Yt, out_v, chunks),
         }, args.repeats, args.interleave)

@@ -39,6 +39,7 @@ def a2(t):
 
 SIGNATURES = {  # the argument types the public functions pass
     "_spmm_kernel": (a1(i4), a1(i4), a1(f4), a2(f4), a2(f4)),
+    "_spmm_bias_act_kernel": (a1(i4), a1(i4), a1(f4), a2(f4), a1(f4), i8, a2(f4)),
     "_sddmm_kernel": (a1(i4), a1(i4), a2(f4), a2(f4), a1(f4)),
     "_gather_kernel": (a1(f4), a1(i4), a1(f4)),
     "_matmul_kernel": (a2(f4), a2(f4), a2(f4), b1, b1),

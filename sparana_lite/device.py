@@ -71,10 +71,7 @@ class CPUDevice:
     def column_sum(d):
         return d.sum(axis=0)
 
-    @staticmethod
-    def transpose(x):
-        """x.T, C-contiguous (no copy when x is an F-ordered view)."""
-        return np.ascontiguousarray(x.T)
+    transpose = staticmethod(C.transpose)  # x.T, C-contiguous (no copy of an F-ordered x)
 
     @staticmethod
     def transpose_result(x):
@@ -89,6 +86,7 @@ class CPUDevice:
     transpose_plan = C.TransposePlan
     spmm = staticmethod(C.spmm)
     spmm_t = staticmethod(C.spmm_t)
+    spmm_t_bias_act = staticmethod(C.spmm_t_bias_act)
     sddmm = staticmethod(C.sddmm)
 
     # the head and the optimizers
@@ -134,7 +132,8 @@ class CUDADevice:
     def __init__(self, G):
         self.G = G
         for name in ("matmul", "bias_act_", "act_grad_", "column_sum", "transpose", "take_rows",
-                     "spmm", "spmm_t", "sddmm", "new_guard", "adam_update_", "sgd_update_"):
+                     "spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "new_guard", "adam_update_",
+                     "sgd_update_"):
             setattr(self, name, getattr(G, name))
         self.transpose_result = G.transpose
 

@@ -61,6 +61,10 @@ class DenseLayer:
         """a @ W for a (n, n_in) -> (n, n_out), a fresh C-contiguous array."""
         return self.device.matmul(a, self.W)
 
+    def forward(self, a, kind):
+        """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
+        return self.device.bias_act_(self.product(a), self.b, kind)
+
     def back_product(self, d):
         """d @ W.T for d (n, n_out) -> (n, n_in)."""
         return self.device.matmul_nt(d, self.W)
@@ -90,8 +94,9 @@ class CSRLayer:
     """A layer whose weight matrix (n_in, n_out) is stored in CSR; only its nonzeros train.
 
     Products run on :mod:`sparana_lite.kernels.csr` (or its GPU twin): ``a @ W`` as
-    ``(W.T @ a.T).T`` through a cached transpose pattern, ``d @ W.T`` as ``(W @ d.T).T``, and
-    the weight gradient as an SDDMM at the nonzeros, so a dense gradient is never formed.
+    ``(W.T @ a.T).T`` through a cached transpose pattern (in the forward pass with the bias and
+    activation fused into it), ``d @ W.T`` as ``(W @ d.T).T``, and the weight gradient as an
+    SDDMM at the nonzeros, so a dense gradient is never formed.
 
     The kernels work in the (features, batch) layout, so on the CPU the products return the
     transpose of a C-contiguous array (an F-ordered (n, n_out) view) instead of copying it
@@ -118,6 +123,12 @@ class CSRLayer:
     def product(self, a):
         k = self.device
         return k.transpose_result(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
+
+    def forward(self, a, kind):
+        """act(a @ W + b), with the bias and activation fused into the product's row loop."""
+        k = self.device
+        return k.transpose_result(
+            k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, plan=self.plan))
 
     def back_product(self, d):
         k = self.device
@@ -293,10 +304,9 @@ class MLP:
     @_one_thread_pool
     def forward(self, x):
         """All activations for a checked float32 batch: [x, a_1, ..., a_{L-1}, z_L]."""
-        dev = self.layers[0].device
         acts = [x]
         for layer, kind in zip(self.layers, self._kinds()):
-            acts.append(dev.bias_act_(layer.product(acts[-1]), layer.b, kind))
+            acts.append(layer.forward(acts[-1], kind))
         return acts
 
     def _logits_checked(self, x):

@@ -11,7 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sparana_lite.kernels import csr
-from sparana_lite.kernels.csr import TransposePlan, csr_matrix_f32, sddmm, spmm, spmm_t
+from sparana_lite.kernels import dense
+from sparana_lite.kernels.csr import (TransposePlan, csr_matrix_f32, sddmm, spmm, spmm_t,
+                                      spmm_t_bias_act)
+
+from . import reference as ref
 
 PROPERTY = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -81,7 +85,8 @@ def test_spmm_matches_numpy(shape, density, seed, parallel):
     B = rng.standard_normal((k, n)).astype(np.float32)
     kernel = csr._spmm_parallel if parallel else csr._spmm_serial
     out = np.full((m, n), np.nan, np.float32)  # every element must be written
-    args = (A.indptr, A.indices, A.data, B, out) + ((3,) if parallel else ())
+    args = (A.indptr, A.indices, A.data, B, out, csr._NO_BIAS, csr.LINEAR)
+    args += (3,) if parallel else ()
     kernel(*args)
     close(out, W.astype(np.float64) @ B)
     with forced(parallel):
@@ -100,6 +105,27 @@ def test_spmm_t_matches_numpy(shape, density, seed, parallel):
     B = rng.standard_normal((m, n)).astype(np.float32)
     with forced(parallel):
         close(spmm_t(A, B), W.T.astype(np.float64) @ B)
+
+
+@PROPERTY
+@given(shape=shapes, density=densities, seed=st.integers(0, 2**31 - 1),
+       parallel=st.booleans(), activation=st.sampled_from(list(dense.ACTIVATIONS)))
+def test_spmm_t_bias_act_matches_numpy(shape, density, seed, parallel, activation):
+    """The fused forward ``act(A.T @ B + bias[:, None])`` on the drawn path against NumPy, and
+    bitwise against the unfused ``spmm_t`` followed by ``bias_act_`` on its transpose (the
+    path it replaces in a CSR layer); fails if the epilogue misses a row or uses another
+    row's bias."""
+    m, k, n = shape
+    rng = np.random.default_rng(seed)
+    A, W = random_csr(rng, m, k, density)
+    B = rng.standard_normal((m, n)).astype(np.float32)
+    bias = rng.standard_normal(k).astype(np.float32)
+    expected = ref.ACT[activation][0](W.T.astype(np.float64) @ B + bias[:, None])
+    with forced(parallel):
+        fused = spmm_t_bias_act(A, B, bias, activation)
+        unfused = dense.bias_act_(spmm_t(A, B).T, bias, dense.ACTIVATIONS[activation]).T
+    close(fused, expected)
+    np.testing.assert_array_equal(fused, unfused)
 
 
 @PROPERTY
@@ -333,6 +359,34 @@ def test_wrong_types_and_shapes(rng):
         spmm(sp.csr_matrix(np.eye(4, dtype=complex)), B)
 
 
+def test_spmm_t_bias_act_refuses_bad_input_clearly(rng):
+    A, _ = random_csr(rng, 6, 4, 0.5)
+    B = np.ones((6, 3), np.float32)
+    bias = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match=r"bias must be a real vector of shape \(4,\)"):
+        spmm_t_bias_act(A, B, np.zeros(6), "relu")
+    with pytest.raises(ValueError, match="bias must be a real vector"):
+        spmm_t_bias_act(A, B, np.zeros(4, complex), "relu")
+    for bad in ("softplus", 7, True, None):
+        with pytest.raises(ValueError, match="activation must be one of"):
+            spmm_t_bias_act(A, B, bias, bad)
+    with pytest.raises(ValueError, match=r"A\.T and B"):
+        spmm_t_bias_act(A, np.ones((4, 3)), bias, "relu")
+    with pytest.raises(ValueError, match="plan does not match"):
+        spmm_t_bias_act(A, B, bias, "relu", plan=TransposePlan(random_csr(rng, 5, 4, 0.5)[0]))
+    with pytest.raises(ValueError, match="out must be"):
+        spmm_t_bias_act(A, B, bias, "relu", out=np.empty((3, 4), np.float32))
+
+
+def test_spmm_t_bias_act_takes_codes_float64_and_out(rng):
+    A, W = random_csr(rng, 7, 5, 0.5)
+    B = rng.standard_normal((7, 3))
+    bias = rng.standard_normal(5)
+    out = np.empty((5, 3), np.float32)
+    assert spmm_t_bias_act(A, B, bias, dense.TANH, plan=TransposePlan(A), out=out) is out
+    close(out, np.tanh(W.T.astype(np.float64) @ B + bias[:, None]))
+
+
 def test_out_of_range_indices_rejected():
     A = sp.csr_matrix((np.ones(2, np.float32), np.array([0, 9]), np.array([0, 1, 2])),
                       shape=(2, 3))
@@ -469,14 +523,29 @@ def test_serial_and_parallel_paths_agree_bitwise(rng):
     X = rng.standard_normal((200, 48)).astype(np.float32)
     Yt = rng.standard_normal((150, 48)).astype(np.float32)
     ser, par = np.empty((200, 64), np.float32), np.empty((200, 64), np.float32)
-    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser)
+    no_bias = (csr._NO_BIAS, csr.LINEAR)
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser, *no_bias)
     for chunks in (1, 2, 7, 64):
-        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, chunks)
+        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, *no_bias, chunks)
         np.testing.assert_array_equal(par, ser)
     v_ser, v_par = np.empty(A.nnz, np.float32), np.empty(A.nnz, np.float32)
     csr._sddmm_serial(A.indptr, A.indices, X, Yt, v_ser)
     csr._sddmm_parallel(A.indptr, A.indices, X, Yt, v_par, 5)
     np.testing.assert_array_equal(v_par, v_ser)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 5), (300, 37), (256, 784)])
+def test_transpose_copies_into_the_c_layout(path, shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    xt = csr.transpose(x)
+    assert xt.flags.c_contiguous and xt.dtype == np.float32
+    np.testing.assert_array_equal(xt, x.T)
+    assert not np.may_share_memory(xt, x) or min(shape) <= 1  # else x.T is C-contiguous
+    f = np.asfortranarray(x)
+    assert csr.transpose(f).base is f  # an F-ordered x: its transpose, no copy
+    np.testing.assert_array_equal(csr.transpose(x[:, ::2]), x[:, ::2].T)
+    x64 = x.astype(np.float64)
+    assert csr.transpose(x64).dtype == np.float64 and csr.transpose(x64).flags.c_contiguous
 
 
 @pytest.mark.parametrize("n_chunks", [1, 3, 8, 1000])

@@ -65,6 +65,29 @@ def test_spmm_spmm_t_sddmm_match_scipy(name):
     np.testing.assert_allclose(host(G.sddmm(A, X, Y)), C.sddmm(A, X, Y), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", list(CSR_CASES))
+def test_spmm_t_bias_act_matches_the_cpu_kernel(name):
+    A = CSR_CASES[name]
+    m, k = A.shape
+    Bt = RNG.standard_normal((m, 3)).astype(np.float32)
+    bias = RNG.standard_normal(k).astype(np.float32)
+    for activation in K.ACTIVATIONS:
+        np.testing.assert_allclose(host(G.spmm_t_bias_act(A, Bt, G.to_device(bias), activation)),
+                                   C.spmm_t_bias_act(A, Bt, bias, activation),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_spmm_t_bias_act_refuses_bad_bias_and_activation():
+    A = random_csr(4, 3, 0.5)
+    B = np.ones((4, 2), np.float32)
+    with pytest.raises(ValueError, match=r"bias must be a float32 vector of shape \(3,\)"):
+        G.spmm_t_bias_act(A, B, G.to_device(np.zeros(4)), "relu")
+    with pytest.raises(ValueError, match=r"bias must be a real vector of shape \(3,\)"):
+        G.spmm_t_bias_act(A, B, np.zeros(2), "relu")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        G.spmm_t_bias_act(A, B, np.zeros(3), "softplus")
+
+
 def test_device_operands_and_plans_are_reused():
     A = random_csr(6, 4, 0.5, seed=3)
     dA, plan = G.DeviceCSR.from_scipy(A), G.DevicePlan.of(A)

@@ -52,10 +52,16 @@ def test_bias_act_on_an_f_ordered_array_matches_the_c_ordered_one(shape, name):
     z = RNG.standard_normal(shape).astype(np.float32)
     b = RNG.standard_normal(shape[1]).astype(np.float32)
     expected = K.bias_act_(z.copy(), b, K.ACTIVATIONS[name])
-    z_f = np.asfortranarray(z)
-    out = K.bias_act_(z_f, b, K.ACTIVATIONS[name])
-    assert out is z_f and z_f.flags.f_contiguous
-    np.testing.assert_array_equal(z_f, expected)
+
+    def run():
+        z_f = np.array(z, order="F")  # a copy, also where z is F-contiguous (1 x 1)
+        out = K.bias_act_(z_f, b, K.ACTIVATIONS[name])
+        assert out is z_f and z_f.flags.f_contiguous
+        return z_f
+
+    serial, parallel = both_paths(run)
+    np.testing.assert_array_equal(serial, expected)
+    np.testing.assert_array_equal(parallel, expected)
 
 
 @pytest.mark.parametrize("layouts", ["FF", "FC", "CF"])
@@ -135,6 +141,8 @@ def _raise(*args):
 @pytest.mark.parametrize("driver, call", [
     ("_bias_act_parallel", lambda: K.bias_act_(np.ones((2, 3), np.float32), np.ones(3, np.float32),
                                                K.RELU)),
+    ("_bias_act_t_parallel", lambda: K.bias_act_(np.ones((2, 3), np.float32, order="F"),
+                                                 np.ones(3, np.float32), K.RELU)),
     ("_act_grad_parallel", lambda: K.act_grad_(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32),
                                                K.RELU)),
     ("_adam_parallel", lambda: K.adam_update_(*(np.ones(5, np.float32) for _ in range(4)),

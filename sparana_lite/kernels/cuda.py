@@ -2,9 +2,10 @@
 
 The same products and element-wise work as :mod:`.csr` and :mod:`.dense`, on device arrays:
 
-- :func:`spmm`, :func:`spmm_t`, :func:`sddmm` -- the CSR products, in the contract of
-  :mod:`.csr` (same arguments, shapes and validation); one thread per output element (per
-  nonzero for SDDMM), each summing in a fixed order, so results are deterministic.
+- :func:`spmm`, :func:`spmm_t`, :func:`spmm_t_bias_act`, :func:`sddmm` -- the CSR products,
+  in the contract of :mod:`.csr` (same arguments, shapes and validation); one thread per
+  output element (per nonzero for SDDMM), each summing in a fixed order, so results are
+  deterministic.
 - :func:`matmul` -- a tiled dense product (16 x 16 tiles in shared memory), with either operand
   read transposed in place: ``a @ W``, ``d @ W.T`` and ``a.T @ d`` without transposing copies.
 - :func:`bias_act_`, :func:`act_grad_` -- the fused bias + activation and its gradient.
@@ -35,7 +36,7 @@ from numba import cuda, float32, float64
 from . import csr as C
 from .dense import LINEAR, RELU, SIGMOID, TANH, adam_rule, sgd_rule
 
-__all__ = ["spmm", "spmm_t", "sddmm", "matmul", "bias_act_", "act_grad_", "column_sum",
+__all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "matmul", "bias_act_", "act_grad_", "column_sum",
            "transpose", "take_rows", "loss_and_error", "adam_update_", "sgd_update_",
            "DeviceCSR", "DevicePlan", "to_device", "new_guard", "is_device_array"]
 
@@ -60,6 +61,29 @@ def _spmm_kernel(indptr, indices, data, B, out):
         for p in range(indptr[i], indptr[i + 1]):
             acc += data[p] * B[indices[p], j]
         out[i, j] = acc
+
+
+@cuda.jit(device=True)
+def _act(v, kind):
+    """act(v) for an activation code of :mod:`.dense`."""
+    if kind == RELU:
+        return v if v > float32(0.0) else float32(0.0)
+    if kind == TANH:
+        return math.tanh(v)
+    if kind == SIGMOID:
+        return float32(1.0) / (float32(1.0) + math.exp(-v))
+    return v
+
+
+@cuda.jit
+def _spmm_bias_act_kernel(indptr, indices, data, B, bias, kind, out):
+    """out[i, j] = act(sum over row i's nonzeros p of data[p] * B[indices[p], j] + bias[i])."""
+    j, i = cuda.grid(2)
+    if i < out.shape[0] and j < out.shape[1]:
+        acc = float32(0.0)
+        for p in range(indptr[i], indptr[i + 1]):
+            acc += data[p] * B[indices[p], j]
+        out[i, j] = _act(acc + bias[i], kind)
 
 
 @cuda.jit
@@ -163,6 +187,36 @@ def spmm_t(A, B, plan=None, out=None):
     :class:`.csr.TransposePlan` of ``A`` (built here when not given); out : device (k, n).
     Only a gather of ``A.data`` runs besides the product. Returns a device array (k, n).
     """
+    A, B, plan = _check_transposed(A, B, plan)
+    out = _device_out(out, (A.shape[1], B.shape[1]), "out")
+    _launch2(_spmm_kernel, out.shape, plan.indptr, plan.indices, _transposed_data(A, plan), B,
+             out)
+    return out
+
+
+def spmm_t_bias_act(A, B, bias, activation, plan=None, out=None):
+    """``act(A.T @ B + bias[:, None])`` on the GPU in one kernel, as :func:`.csr.spmm_t_bias_act`.
+
+    A, B, plan, out : as in :func:`spmm_t`; bias : (k,), host or device; activation : a name or
+    code of :mod:`.dense`. Returns a device array (k, n).
+    """
+    A, B, plan = _check_transposed(A, B, plan)
+    k = A.shape[1]
+    kind = C.check_activation(activation)
+    if is_device_array(bias):
+        if bias.shape != (k,) or bias.dtype != np.float32:
+            raise ValueError(f"bias must be a float32 vector of shape ({k},); got a device "
+                             f"array {bias.dtype} of shape {bias.shape}")
+    else:
+        bias = cuda.to_device(C.check_bias(bias, k))
+    out = _device_out(out, (k, B.shape[1]), "out")
+    _launch2(_spmm_bias_act_kernel, out.shape, plan.indptr, plan.indices,
+             _transposed_data(A, plan), B, bias, kind, out)
+    return out
+
+
+def _check_transposed(A, B, plan):
+    """Device operands of ``A.T @ B`` and a :class:`DevicePlan` that matches ``A``."""
     A = _device_csr(A, "A")
     B = _device_dense(B, "B")
     C.check_chain(A.shape, B.shape, transposed=True)
@@ -176,11 +230,14 @@ def spmm_t(A, B, plan=None, out=None):
     if not plan.matches(A):
         raise ValueError(f"plan does not match A: plan is for shape {plan.shape} with "
                          f"nnz={plan.nnz}, A has shape {A.shape} with nnz={A.nnz}")
-    out = _device_out(out, (A.shape[1], B.shape[1]), "out")
+    return A, B, plan
+
+
+def _transposed_data(A, plan):
+    """``A.data[plan.perm]``: the values of ``A.T`` in its CSR order, a device array."""
     t_data = cuda.device_array(A.nnz, np.float32)
     _launch(_gather_kernel, A.nnz, A.data, plan.perm, t_data)
-    _launch2(_spmm_kernel, out.shape, plan.indptr, plan.indices, t_data, B, out)
-    return out
+    return t_data
 
 
 def sddmm(A, X, Y, out=None):
@@ -267,14 +324,7 @@ def matmul(A, B, out=None, trans_a=False, trans_b=False):
 def _bias_act_kernel(z, b, kind):
     j, i = cuda.grid(2)
     if i < z.shape[0] and j < z.shape[1]:
-        v = z[i, j] + b[j]
-        if kind == RELU:
-            v = v if v > float32(0.0) else float32(0.0)
-        elif kind == TANH:
-            v = math.tanh(v)
-        elif kind == SIGMOID:
-            v = float32(1.0) / (float32(1.0) + math.exp(-v))
-        z[i, j] = v
+        z[i, j] = _act(z[i, j] + b[j], kind)
 
 
 def bias_act_(z, b, kind):

@@ -53,6 +53,24 @@ def _bias_act_row(z, b, kind):
             z[j] = z[j] + b[j]
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _bias_act_feature_row(z, b, kind):
+    """``z <- act(z + b)`` for one row z of the (features, batch) layout and its scalar bias b."""
+    if kind == RELU:
+        for j in range(z.shape[0]):
+            v = z[j] + b
+            z[j] = v if v > 0 else 0.0
+    elif kind == TANH:
+        for j in range(z.shape[0]):
+            z[j] = np.tanh(z[j] + b)
+    elif kind == SIGMOID:
+        for j in range(z.shape[0]):
+            z[j] = 1.0 / (1.0 + np.exp(-(z[j] + b)))
+    else:
+        for j in range(z.shape[0]):
+            z[j] = z[j] + b
+
+
 @njit(cache=True, fastmath=True, parallel=True)
 def _bias_act_parallel(z, b, kind):
     for i in prange(z.shape[0]):
@@ -65,34 +83,35 @@ def _bias_act_serial(z, b, kind):
         _bias_act_row(z[i], b, kind)
 
 
+@njit(cache=True, fastmath=True, parallel=True)
+def _bias_act_t_parallel(zt, b, kind):
+    for i in prange(zt.shape[0]):
+        _bias_act_feature_row(zt[i], b[i], kind)
+
+
+@njit(cache=True, fastmath=True)
+def _bias_act_t_serial(zt, b, kind):
+    for i in range(zt.shape[0]):
+        _bias_act_feature_row(zt[i], b[i], kind)
+
+
 def bias_act_(z, b, kind):
     """In place: ``z <- act(z + b)``.
 
     z : float32 (n, m), C-contiguous (the product ``a @ W``); b : float32 (m,);
     kind : one of LINEAR, RELU, TANH, SIGMOID.
-    An F-contiguous z (the transposed output of a CSR layer) is updated through ``z.T``.
+    An F-contiguous z (the transposed output of a CSR layer) is updated through ``z.T``
+    (m, n), one bias value per row, in one pass.
     """
-    if not z.flags.c_contiguous and z.T.flags.c_contiguous:
-        zt = z.T
-        zt += b[:, None]  # the bias runs along the rows of z.T
-        bias_act_(zt, _zeros(zt.shape[1]), kind)
-        return z
-    if z.size >= PARALLEL_MIN_SIZE:
-        _bias_act_parallel(z, b, kind)
+    transposed = not z.flags.c_contiguous and z.T.flags.c_contiguous
+    if transposed:
+        serial, parallel, z_c = _bias_act_t_serial, _bias_act_t_parallel, z.T
     else:
-        _bias_act_serial(z, b, kind)
-    return z
-
-
-_ZEROS = {}
-
-
-def _zeros(n):
-    """A read-only float32 zero vector of length n (cached: bias_act_ of transposed outputs)."""
-    z = _ZEROS.get(n)
-    if z is None:
-        z = _ZEROS[n] = np.zeros(n, np.float32)
-        z.flags.writeable = False
+        serial, parallel, z_c = _bias_act_serial, _bias_act_parallel, z
+    if z.size >= PARALLEL_MIN_SIZE:
+        parallel(z_c, b, kind)
+    else:
+        serial(z_c, b, kind)
     return z
 
 
