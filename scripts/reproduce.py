@@ -1,18 +1,25 @@
-"""Run experiments at the blog's scale and write their results, with provenance, to book/results/.
+"""Run the book's experiments at the blog's scale and write their results, with provenance, to
+book/results/.
 
-    .venv/bin/python scripts/reproduce.py                       # every experiment not yet done
-    .venv/bin/python scripts/reproduce.py lq-mnist-20000 --force
+    make reproduce                                   # every experiment not yet done
+    .venv/bin/python scripts/reproduce.py lq-sce-mnist --force
+    .venv/bin/python scripts/reproduce.py --list
 
-The chapters run CI-sized versions of the blog's experiments; this script runs the full-size
-ones, which take minutes to hours on a CPU. Each experiment writes one JSON file,
-``book/results/<experiment>.json``: the numbers a chapter quotes, and where they came from
-(commit, date, CPU, library versions, command, wall time). Finished experiments are skipped
-unless ``--force`` is given, so an interrupted run resumes. Commit the JSON files; the
-chapters read them and label them as measured by this script.
+The chapters run CI-sized versions of the blog's experiments; this script runs them at the
+blog's settings (20,000 Adam steps, three seeds, the 2019 demo's 100,000 SGD steps, ...), which
+takes hours on a 2-core CPU (``--device cuda`` trains the models on an NVIDIA GPU). Each
+experiment measures the book-sized and the blog-sized models
+with the same code and writes one JSON file, ``book/results/<experiment>.json``: the numbers,
+the zoo models it used (with their training time), and where they came from (commit, date, CPU,
+library versions, command, wall time). Finished experiments are skipped unless ``--force`` is
+given, so an interrupted run resumes; trained models are cached by ``sparana_lite.zoo`` (in
+``$SPARANA_LITE_CACHE``), so a re-run does not retrain them. The appendix "At the blog's scale"
+reads the files; commit them.
 """
 import argparse
 from datetime import datetime, timezone
 import json
+import os
 from pathlib import Path
 import platform
 import subprocess
@@ -20,10 +27,17 @@ import sys
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from repro import common, forgetting, lq, pruning, removal
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
-SCHEMA = 1
+SCHEMA = 2
+MODULES = (lq, pruning, forgetting, removal)
+EXPERIMENTS = {name: f for m in MODULES for name, f in m.EXPERIMENTS.items()}
+# blog-notes.md's reproduction targets (1-19): which experiment measures each
+TARGETS = {n: t for m in MODULES for n, t in m.TARGETS.items()}
 
 
 def cpu_name():
@@ -48,94 +62,64 @@ def provenance(command, seconds):
 
     return {
         "commit": git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(git("status", "--porcelain", "--", "sparana_lite")),
+        "uncommitted_changes": bool(git("status", "--porcelain", "--", "sparana_lite", "scripts")),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_name(),
-        "cores": __import__("os").cpu_count(),
+        "cores": os.cpu_count(),
         "python": platform.python_version(),
         "versions": {"sparana_lite": sl.__version__, "numpy": np.__version__,
                      "scipy": scipy.__version__, "numba": numba.__version__},
         "command": command,
         "wall_seconds": round(seconds, 1),
+        "models": list(common.MODELS_USED),
     }
 
 
-def zoo_model_summary(name, seed, steps):
-    """Train (or load) a zoo model and measure what the chapters quote about it."""
-    import sparana_lite as sl
-
-    model = sl.zoo.trained(name, seed=seed, steps=steps)
-    data = sl.zoo.load_dataset(sl.zoo.CONFIGS[name].dataset)
-    out_train10 = model.output(data.x_train[:10])
-    out_test = model.output(data.x_test)
-    is_true = np.zeros(out_test.shape, dtype=bool)
-    is_true[np.arange(len(data.y_test)), data.y_test] = True
-    return {
-        "zoo": name, "seed": seed, "steps": steps,
-        "train_seconds": model.metadata.get("train_seconds"),
-        "test_accuracy": model.accuracy(data.x_test, data.y_test),
-        "class_accuracy": [float(a) for a in model.class_accuracy(data.x_test, data.y_test)],
-        "train10_labels": [int(v) for v in data.y_train[:10]],
-        "train10_outputs": out_train10.round(5).tolist(),
-        "test_median_true_class": float(np.median(out_test[is_true])),
-        "test_median_abs_off_class": float(np.median(np.abs(out_test[~is_true]))),
-    }
-
-
-PRUNE_RATIOS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
-
-
-def prune_curves(name, seed, steps, methods, maav_samples=2_000):
-    """Test accuracy of a zoo model pruned to each of ``PRUNE_RATIOS`` in every hidden layer
-    (output layer spared, no retraining), computed as the Pruning chapter does: ``prune_sweep``,
-    MAAV on ``maav_samples`` training images and random scores drawn with ``seed``."""
-    import sparana_lite as sl
-    from sparana_lite.prune_explorer import prune_sweep
-
-    model = sl.zoo.trained(name, seed=seed, steps=steps, progress=False)
-    data = sl.zoo.load_dataset(sl.zoo.CONFIGS[name].dataset)
-    sweep = prune_sweep(model, data, methods, PRUNE_RATIOS, layer=1, maav_samples=maav_samples,
-                        seed=seed)
-    return {"zoo": name, "seed": seed, "steps": model.metadata["steps"],
-            "ratios": PRUNE_RATIOS, "unpruned": sweep["none", 0.0]["accuracy"],
-            "accuracy": {m: [sweep[m, r]["accuracy"] for r in PRUNE_RATIOS] for m in methods}}
-
-
-EXPERIMENTS = {
-    "lq-mnist-20000": lambda: zoo_model_summary("lq-mnist", seed=0, steps=20_000),
-    # the Pruning chapter: the blog-length Adam model against the book's, seed 0
-    "prune-lq-mnist-20000": lambda: {"models": [
-        prune_curves("lq-mnist", 0, steps, ("magnitude", "maav")) for steps in (20_000, None)]},
-    # the Pruning chapter: SGD (2019 demo) against Adam by magnitude pruning, seeds 0, 1, 2
-    "prune-sgd-vs-adam-seeds": lambda: {"models": [
-        prune_curves(name, seed, None, ("magnitude",))
-        for seed in (0, 1, 2) for name in ("lq-sgd-2019", "lq-mnist")]},
-}
+def run(name, command):
+    """Run one experiment and write its results file."""
+    common.MODELS_USED.clear()
+    start = time.perf_counter()
+    results = EXPERIMENTS[name]()
+    seconds = time.perf_counter() - start
+    record = {"schema": SCHEMA, "experiment": name, "results": results,
+              "provenance": provenance(command, seconds)}
+    path = RESULTS / f"{name}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+    return seconds
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("experiments", nargs="*", help=f"some of {sorted(EXPERIMENTS)}; default all")
+    parser.add_argument("experiments", nargs="*", help="names (see --list); default: all")
     parser.add_argument("--force", action="store_true", help="re-run finished experiments")
+    parser.add_argument("--list", action="store_true", help="list the experiments and stop")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where to train the zoo models (the experiments run on the CPU)")
     args = parser.parse_args()
+    common.DEVICE = args.device
+    if args.list:
+        for name in EXPERIMENTS:
+            targets = [str(n) for n, t in sorted(TARGETS.items()) if t["experiment"] == name]
+            done = "done" if (RESULTS / f"{name}.json").exists() else "to run"
+            print(f"{name:28} {done:7} targets {', '.join(targets) or '-'}")
+        return 0
     unknown = set(args.experiments) - set(EXPERIMENTS)
     if unknown:
         parser.error(f"unknown experiments {sorted(unknown)}; choose from {sorted(EXPERIMENTS)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for name in args.experiments or sorted(EXPERIMENTS):
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    names = args.experiments or list(EXPERIMENTS)
+    for name in tqdm(names, desc="experiments", unit="experiment"):
         path = RESULTS / f"{name}.json"
         if path.exists() and not args.force:
-            print(f"{name}: done ({path.relative_to(ROOT)}), skipped")
+            tqdm.write(f"{name}: done ({path.relative_to(ROOT)}), skipped")
             continue
-        start = time.perf_counter()
-        results = EXPERIMENTS[name]()
-        seconds = time.perf_counter() - start
-        record = {"schema": SCHEMA, "experiment": name, "results": results,
-                  "provenance": provenance(" ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), seconds)}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1) + "\n")
-        tmp.replace(path)
-        print(f"{name}: {seconds:.0f} s -> {path.relative_to(ROOT)}", flush=True)
+        seconds = run(name, command)
+        trained = sum(m["train_seconds"] or 0 for m in common.MODELS_USED if m["trained_by_this_run"])
+        tqdm.write(f"{name}: {seconds:.0f} s (of which training {trained:.0f} s) -> "
+                   f"{path.relative_to(ROOT)}")
     return 0
 
 

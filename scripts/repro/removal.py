@@ -1,0 +1,310 @@
+"""The Removing Activations series at the blog's scale (targets 10 and 16-19).
+
+Each experiment runs a chapter's schedule, with the chapter's grids and rules, on the
+book-sized models (the zoo's CI-sized default steps) and on the blog-sized ones (20,000 Adam
+steps), so that the appendix can put the two side by side:
+
+- ``removal-lq-mnist`` (target 16, *Removing Activations*): MAAV pruning of 784-1000-800-400-10
+  in one shot and step by step, then ``remove_activations``; widths and accuracy.
+- ``removal-control`` (target 19, *Removing Activations, Control*): the same in one shot for the
+  six criteria of :mod:`sparana_lite.schedule` (MAAV, |w|, random, activation rank, APoZ, group
+  norm); widths and accuracy at equal size.
+- ``removal-timing`` (target 10, *Removing Activations* section 3 and ``benchmarks/removal.py``):
+  forward time at batch 1,000 of the pruned model (dense with zeros, and CSR) and of the shrunk
+  one, at several sparsities, against the unpruned dense model timed in the same run; on one
+  thread by CPU time (the *Sparsity* chapter's clock) and on every thread by wall time.
+- ``removal-1000x3`` (target 17, *Part 2*): 784-1000-1000-1000-10, step by step, output layer
+  spared (the original code) and pruned.
+- ``removal-longboy`` (target 18, *Longboy*): 784-6x1000-10, step by step, every layer pruned.
+"""
+import os
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import sparana_lite as sl
+
+from .common import BLOG_STEPS, SEEDS, dataset, floats, zoo_model
+
+SIZES = (None, BLOG_STEPS)   # the book's CI-sized steps, the blog's
+N_SCORE = 2000               # MAAV and APoZ on the first 2,000 training images (every chapter)
+EXACT_TOL = 1e-5             # removal is exact: output change <= 1e-5 x max(1, output scale)
+
+# Removing Activations (target 16)
+AMOUNTS = [0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
+STEP, N_STEPS = 0.2, 14      # 20% of the remaining weights per step; 1 - 0.8**14: 96% gone
+AT_16 = 0.2                  # widths compared at a fifth of the parameters left
+# Removing Activations, Control (target 19)
+WEIGHT_AMOUNTS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99]
+NEURON_AMOUNTS = [0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+CONTROL_SIZES = [0.6, 0.4, 0.3]    # accuracy compared at these fractions of the dense size
+CONTROL_N_TEST = 5000
+# Is it faster? (target 10)
+TIMING_SPARSITIES = [0.5, 0.8, 0.9, 0.95, 0.97]
+TIMING_BATCH, TIMING_REPEATS = 1000, 15
+# Part 2 (target 17) and Longboy (target 18)
+AT_17 = 0.15
+AT_18 = [0.5, 0.3, 0.15, 0.08]
+N_TEST_DEEP = 2000           # part 2 and longboy measure accuracy on 2,000 test images
+
+
+def sizes_of(name, sizes):
+    """``{"book": steps, "blog": steps}`` of the sizes asked for (None: the CI-sized default)."""
+    config = sl.zoo.CONFIGS[name]
+    labels = ["book" if s is None else "blog" for s in sizes]
+    return {label: config.default_steps if s is None else s for label, s in zip(labels, sizes)}
+
+
+def max_relative_change(run):
+    """The largest output change removal caused over a run's steps, relative to the outputs."""
+    return max(c / max(1.0, s) for c, s in zip(run.max_output_change, run.output_scale))
+
+
+def curve(run):
+    """A :class:`sparana_lite.schedule.RemovalRun` as JSON: one entry per record (record 0 is
+    the unpruned model)."""
+    return {"amount": floats(run.amount), "widths": [list(map(int, w)) for w in run.widths],
+            "size_left": floats(run.size_left), "dense_size_left": floats(run.dense_size_left),
+            "accuracy": floats(run.accuracy),
+            "max_relative_change": float(f"{max_relative_change(run):.3g}")}
+
+
+def rounded(value, digits=6):
+    """``round(value, digits)``, None kept (an interpolation outside a run's range)."""
+    return None if value is None else round(float(value), digits)
+
+
+# ----------------------------------------------------------------------------- target 16
+
+def removal_lq_mnist(seeds=SEEDS, sizes=SIZES, amounts=AMOUNTS, step=STEP, n_steps=N_STEPS):
+    """Target 16: MAAV pruning of every layer but the output layer, one-shot to each of
+    ``amounts`` and iterative (``step`` of the remaining weights, ``n_steps`` times), then
+    ``remove_activations``; the widths of the three hidden layers and the test accuracy (10,000
+    images) after every step, as the *Removing Activations* chapter does."""
+    data = dataset("lq-mnist")
+    x_score = data.x_train[:N_SCORE]
+    runs = []
+    for steps in sizes:
+        for seed in tqdm(seeds, desc=f"removal, {steps or 'default'} steps", leave=False):
+            model = zoo_model("lq-mnist", seed, steps)
+            schedules = {
+                "one-shot": sl.schedule.one_shot(model, "maav", amounts, x_score, data.x_test,
+                                                 data.y_test),
+                "iterative": sl.schedule.iterative(model, "maav", step, n_steps, x_score,
+                                                   data.x_test, data.y_test)}
+            entry = {"seed": seed, "steps": model.metadata["steps"],
+                     "widths": list(model.widths),
+                     "base_accuracy": rounded(schedules["one-shot"].accuracy[0])}
+            for name, run in schedules.items():
+                entry[name] = {**curve(run), "kept_at": floats(run.widths_at(AT_16)),
+                               "accuracy_at": rounded(run.accuracy_at(AT_16))}
+            runs.append(entry)
+    return {"sizes": sizes_of("lq-mnist", sizes), "criterion": "maav", "amounts": list(amounts),
+            "step": step, "n_steps": n_steps, "at": AT_16, "n_score": N_SCORE,
+            "n_test": int(len(data.y_test)), "exact_tol": EXACT_TOL, "runs": runs}
+
+
+# ----------------------------------------------------------------------------- target 19
+
+def removal_control(seeds=SEEDS, sizes=SIZES, criteria=sl.schedule.CRITERIA,
+                    weight_amounts=WEIGHT_AMOUNTS, neuron_amounts=NEURON_AMOUNTS,
+                    n_test=CONTROL_N_TEST):
+    """Target 19: the *Control* chapter's one-shot removal for each criterion (weight criteria:
+    target sparsity of every layer but the output layer; neuron criteria: fraction of the hidden
+    neurons), accuracy on the first ``n_test`` test images, and the accuracy at equal dense
+    size (``CONTROL_SIZES``, interpolated; None where a run never got that small)."""
+    data = dataset("lq-mnist")
+    x_score = data.x_train[:N_SCORE]
+    x_test, y_test = data.x_test[:n_test], data.y_test[:n_test]
+    runs = []
+    for steps in sizes:
+        for seed in tqdm(seeds, desc=f"control, {steps or 'default'} steps", leave=False):
+            model = zoo_model("lq-mnist", seed, steps)
+            entry = {"seed": seed, "steps": model.metadata["steps"], "widths": list(model.widths),
+                     "criteria": {}}
+            for c in tqdm(criteria, desc="criteria", leave=False):
+                amounts = weight_amounts if c in sl.schedule.WEIGHT_CRITERIA else neuron_amounts
+                run = sl.schedule.one_shot(model, c, amounts, x_score, x_test, y_test, seed=seed)
+                at = [run.accuracy_at(s, by="dense") for s in CONTROL_SIZES]
+                entry["criteria"][c] = {**curve(run),
+                                        "accuracy_at_dense": [rounded(a) for a in at]}
+            runs.append(entry)
+    return {"sizes": sizes_of("lq-mnist", sizes), "criteria": list(criteria),
+            "weight_criteria": [c for c in criteria if c in sl.schedule.WEIGHT_CRITERIA],
+            "weight_amounts": list(weight_amounts), "neuron_amounts": list(neuron_amounts),
+            "compare_at_dense_size": CONTROL_SIZES, "n_score": N_SCORE, "n_test": int(n_test),
+            "exact_tol": EXACT_TOL, "runs": runs}
+
+
+# ----------------------------------------------------------------------------- target 10
+
+def cpu_seconds(models, x, repeats, warmup=2):
+    """CPU seconds of every call of ``model.logits(x)``, on one thread (BLAS and numba), the
+    models taking turns in every round: the *Sparsity* chapter's measurement
+    (``time_family``). The clock is the process's CPU time, so time spent waiting for a core
+    on a busy machine is not counted."""
+    import time
+
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    threads = numba.get_num_threads()
+    times = {name: [] for name in models}
+    try:
+        numba.set_num_threads(1)
+        with threadpool_limits(limits=1):
+            for m in models.values():
+                for _ in range(warmup):
+                    m.logits(x)
+            for _ in range(repeats):
+                for name, m in models.items():
+                    start = time.process_time()
+                    m.logits(x)
+                    times[name].append(time.process_time() - start)
+    finally:
+        numba.set_num_threads(threads)
+    return times
+
+
+def removal_timing(seed=0, sizes=SIZES, sparsities=TIMING_SPARSITIES, batch=TIMING_BATCH,
+                   repeats=TIMING_REPEATS):
+    """Target 10: forward time (``model.logits``, batch ``batch``) of the lq-mnist model pruned
+    by MAAV to each sparsity (every layer but the output layer), as dense matrices full of zeros
+    ("masked"), in CSR and shrunk by ``remove_activations`` (dense), against the unpruned dense
+    model timed in the same run, the models taking turns. Two clocks:
+
+    - ``cpu``: one thread, the process's CPU time (:func:`cpu_seconds`, the *Sparsity*
+      chapter's measurement), which a busy machine disturbs least; the verdicts use it;
+    - ``wall``: every thread, wall-clock (``sl.cost.forward_times``, the *Removing Activations*
+      chapter's and ``benchmarks/removal.py``'s measurement).
+
+    Speed-ups are t(dense) / t(model) from the medians (and from the fastest calls) of
+    ``repeats`` calls. Times depend on the machine and its load, so only the ratios are kept,
+    with the load average around the measurement."""
+    import numba
+
+    data = dataset("lq-mnist")
+    x_score, x = data.x_train[:N_SCORE], data.x_test[:batch]
+    kinds = ("masked", "csr", "shrunk")
+    out = []
+    for steps in sizes:
+        model = zoo_model("lq-mnist", seed, steps)
+        scores = sl.prune.maav(model, x_score)
+        models, widths = {"dense": model}, {}
+        for s in sparsities:
+            pruned = sl.prune.prune(model, scores, ratio=s)
+            shrunk = sl.remove_activations(pruned).to_dense()
+            models[f"masked {s}"], models[f"csr {s}"] = pruned, pruned.to_sparse()
+            models[f"shrunk {s}"] = shrunk
+            widths[s] = list(shrunk.widths)
+        ref = {s: models[f"masked {s}"].logits(x) for s in sparsities}
+        agree = max(float(np.abs(models[f"{kind} {s}"].logits(x) - ref[s]).max()
+                          / max(1.0, float(np.abs(ref[s]).max())))
+                    for s in sparsities for kind in ("csr", "shrunk"))
+        load = [os.getloadavg()[0]]
+        cpu = cpu_seconds(models, x, repeats)
+        load.append(os.getloadavg()[0])
+        wall = sl.cost.forward_times(models, x, batch_sizes=(batch,), repeats=repeats)
+        load.append(os.getloadavg()[0])
+        flops = wall.flop_ratios()
+
+        def ratios(seconds):
+            """{kind: [t(dense) / t(kind at s) for s in sparsities]} from {name: seconds}."""
+            return {k: floats([seconds["dense"] / seconds[f"{k} {s}"] for s in sparsities], 4)
+                    for k in kinds}
+
+        out.append({"seed": seed, "steps": model.metadata["steps"],
+                    "dense_widths": list(model.widths),
+                    "shrunk_widths": [widths[s] for s in sparsities],
+                    "max_relative_difference": float(f"{agree:.3g}"),
+                    "flop_ratio": {k: floats([flops[f"{k} {s}"] for s in sparsities], 4)
+                                   for k in kinds},
+                    "cpu": {"speedup_median": ratios({n: np.median(t) for n, t in cpu.items()}),
+                            "speedup_fastest": ratios({n: np.min(t) for n, t in cpu.items()}),
+                            "dense_spread": round(float(np.percentile(cpu["dense"], 90)
+                                                        / np.median(cpu["dense"])), 3)},
+                    "wall": {"speedup_median": ratios(wall.seconds[batch]),
+                             "speedup_fastest": ratios(wall.fastest[batch]),
+                             "threads": numba.get_num_threads()},
+                    "load_average_1min": floats(load, 2)})
+    return {"sizes": sizes_of("lq-mnist", sizes), "criterion": "maav",
+            "sparsities": list(sparsities),
+            "batch": batch, "repeats": repeats,
+            "clocks": {"cpu": "one thread, process CPU time, models in turn (Sparsity chapter)",
+                       "wall": "all threads, wall clock, sl.cost.forward_times (Removing "
+                               "Activations chapter, benchmarks/removal.py)"},
+            "runs": out}
+
+
+# ------------------------------------------------------------------- targets 17 and 18
+
+def deep_runs(name, seeds, sizes, prune_last_options, at, blog_seeds=(0,)):
+    """``sl.schedule.zoo_runs``'s iterative MAAV removal (step 0.2, 14 steps, 2,000 scoring and
+    2,000 test images) on zoo model ``name``: book-sized for ``seeds``, blog-sized for
+    ``blog_seeds``, once per ``prune_last`` option; the widths kept at each size in ``at``."""
+    data = dataset(name)
+    x_score = data.x_train[:N_SCORE]
+    x_test, y_test = data.x_test[:N_TEST_DEEP], data.y_test[:N_TEST_DEEP]
+    runs = []
+    for k, steps in enumerate(sizes):
+        size_seeds = seeds if k == 0 else [s for s in seeds if s in blog_seeds]
+        for seed in tqdm(size_seeds, desc=f"{name}, {steps or 'default'} steps", leave=False):
+            model = zoo_model(name, seed, steps)
+            for prune_last in prune_last_options:
+                run = sl.schedule.iterative(model, "maav", STEP, N_STEPS, x_score, x_test, y_test,
+                                            seed=seed, prune_last=prune_last)
+                runs.append({"seed": seed, "steps": model.metadata["steps"],
+                             "widths0": list(model.widths), "prune_last": prune_last,
+                             "base_accuracy": rounded(run.accuracy[0]), **curve(run),
+                             "kept_at": {str(a): floats(run.widths_at(a)) for a in at},
+                             "accuracy_at": {str(a): rounded(run.accuracy_at(a)) for a in at},
+                             "first_when_third_half": rounded(run.width_when(0, 2, 0.5))})
+    return runs
+
+
+def removal_1000x3(seeds=SEEDS, sizes=SIZES, blog_seeds=(0,)):
+    """Target 17 (*Removing Activations Part 2*): 784-1000-1000-1000-10, MAAV step by step,
+    output layer spared (the original code) and pruned; book-sized seeds 0-2, blog-sized seed 0."""
+    runs = deep_runs("lq-mnist-1000x3", seeds, sizes, (False, True), [AT_17], blog_seeds)
+    return {"sizes": sizes_of("lq-mnist-1000x3", sizes), "step": STEP, "n_steps": N_STEPS,
+            "at": AT_17, "n_score": N_SCORE, "n_test": N_TEST_DEEP, "exact_tol": EXACT_TOL,
+            "fashion_mnist": "not available here", "runs": runs}
+
+
+def removal_longboy(seeds=SEEDS, sizes=(None,), blog_seeds=(0,)):
+    """Target 18 (*Removing Activations Longboy*): 784-6x1000-10, MAAV step by step, every layer
+    pruned; book-sized seeds 0-2 (``removal-longboy``), or with ``sizes=(BLOG_STEPS,)`` the
+    blog-sized seed 0 (``removal-longboy-20000``, its own experiment: the model trains for about
+    20 minutes on 2 cores)."""
+    runs = deep_runs("lq-mnist-longboy", seeds, sizes, (True,), AT_18, blog_seeds)
+    return {"sizes": sizes_of("lq-mnist-longboy", sizes), "step": STEP, "n_steps": N_STEPS,
+            "at": AT_18, "at_main": AT_17, "n_score": N_SCORE, "n_test": N_TEST_DEEP,
+            "exact_tol": EXACT_TOL, "runs": runs}
+
+
+EXPERIMENTS = {
+    "removal-lq-mnist": removal_lq_mnist,
+    "removal-control": removal_control,
+    "removal-timing": removal_timing,
+    "removal-1000x3": removal_1000x3,
+    "removal-longboy": removal_longboy,
+    "removal-longboy-20000": lambda: removal_longboy(seeds=(0,), sizes=(BLOG_STEPS,)),
+}
+
+TARGETS = {
+    10: {"experiment": "removal-timing", "claim": "Zeros in a dense matrix still cost time; CSR "
+         "pays only at high sparsity; removing activations makes the model faster",
+         "blog": "stated, no numbers (\"the 0 values still need to be processed\")"},
+    16: {"experiment": "removal-lq-mnist", "claim": "Under MAAV pruning and removal the three "
+         "hidden layers of 784-1000-800-400-10 lose activations at different rates",
+         "blog": "stated, no numbers (figure lost)"},
+    17: {"experiment": "removal-1000x3", "claim": "1000-1000-1000 shrinks into a triangle (first "
+         "layer widest), on MNIST closer together; on FMNIST the first layer is nearly whole "
+         "when the third has lost half", "blog": "two figures (lost); \"barely changed\" at "
+         "\"almost half\" (FMNIST)"},
+    18: {"experiment": "removal-longboy", "claim": "In a deeper equal-width model the layers "
+         "shrink at different rates", "blog": "index line only (post lost)"},
+    19: {"experiment": "removal-control", "claim": "Control: pruning by |w| or at random, then "
+         "removing, against MAAV (widths and accuracy at equal size)",
+         "blog": "unfinished post, no numbers"},
+}
