@@ -1,25 +1,17 @@
 """scripts/repro/forgetting.py (targets 11-15) on a small network: the structure of its
 results, the chapters' rules, and that the gold standard is optional at the blog's size."""
-import importlib
 import json
-from pathlib import Path
-import sys
 
 import numpy as np
 import pytest
 
 import sparana_lite as sl
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from .scripts import import_script
 
 @pytest.fixture(scope="module")
 def forgetting():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        yield importlib.import_module("repro.forgetting")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    return import_script("repro.forgetting")
 
 
 @pytest.fixture(scope="module")

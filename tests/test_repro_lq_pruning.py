@@ -1,31 +1,18 @@
 """scripts/repro/lq.py and scripts/repro/pruning.py (targets 1-9): every experiment runs end to
 end on tiny models and a slice of MNIST (the zoo is replaced, so nothing long is trained), and
 returns JSON-able results with the keys the appendix reads; the MAAV identity check can fail."""
-import importlib
-import json
-from pathlib import Path
-import sys
 
 import numpy as np
 import pytest
 
 import sparana_lite as sl
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def import_repro(name):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        return importlib.import_module(f"repro.{name}")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-
+from .scripts import import_script, roundtrip
 
 @pytest.fixture
 def tiny_zoo(monkeypatch, small_mnist):
     """Replace the zoo in both modules with small trained models of each configuration's head."""
-    modules = [import_repro("lq"), import_repro("pruning")]
+    modules = [import_script("repro.lq"), import_script("repro.pruning")]
 
     def tiny_model(name, seed=0, steps=None):
         config = sl.zoo.CONFIGS[name]
@@ -41,11 +28,6 @@ def tiny_zoo(monkeypatch, small_mnist):
         monkeypatch.setattr(module, "zoo_model", tiny_model)
         monkeypatch.setattr(module, "dataset", lambda name: small_mnist)
     return modules
-
-
-def roundtrip(results):
-    assert json.loads(json.dumps(results)) == results
-    return results
 
 
 def test_lq_sce_records_both_heads_sizes_and_exactness(tiny_zoo):

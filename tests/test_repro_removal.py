@@ -1,25 +1,16 @@
 """scripts/repro/removal.py: every experiment runs end to end on tiny untrained models and a
 small slice of MNIST (the zoo is replaced, so nothing is trained), and returns JSON-able
 results with the keys the appendix reads."""
-import importlib
-import json
-from pathlib import Path
-import sys
 
 import pytest
 
 import sparana_lite as sl
 
-ROOT = Path(__file__).resolve().parents[1]
-
+from .scripts import import_script, roundtrip
 
 @pytest.fixture
 def removal(monkeypatch, small_mnist):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        module = importlib.import_module("repro.removal")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    module = import_script("repro.removal")
     hidden = {"lq-mnist": (24, 16, 8), "lq-mnist-1000x3": (16, 16, 16),
               "lq-mnist-longboy": (12,) * 6}
 
@@ -31,11 +22,6 @@ def removal(monkeypatch, small_mnist):
     monkeypatch.setattr(module, "zoo_model", tiny_model)
     monkeypatch.setattr(module, "dataset", lambda name: small_mnist)
     return module
-
-
-def roundtrip(results):
-    assert json.loads(json.dumps(results)) == results
-    return results
 
 
 def test_targets_name_experiments_of_the_module(removal):

@@ -1,15 +1,14 @@
 """The results files of ``scripts/reproduce.py`` (book/results/): their schema, that every
 reproduction target has one, that the current library wrote them, and that a cheap part of
 them can be derived again from the code as it is now."""
-import importlib
 import json
 from pathlib import Path
-import sys
 
-import numpy as np
 import pytest
 
 import sparana_lite as sl
+
+from .scripts import import_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
@@ -20,11 +19,7 @@ PROVENANCE = {"commit", "uncommitted_changes", "date", "cpu", "cores", "python",
 
 @pytest.fixture(scope="module")
 def reproduce():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        yield importlib.import_module("reproduce")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    return import_script("reproduce")
 
 
 def records():
@@ -68,8 +63,8 @@ def test_the_appendix_reads_every_results_file(reproduce):
 
 
 @pytest.fixture(scope="module")
-def pruning(reproduce):
-    return importlib.import_module("repro.pruning")
+def pruning():
+    return import_script("repro.pruning")
 
 
 def test_maav_identity_is_derived_again(pruning):
@@ -89,7 +84,7 @@ def test_maav_identity_is_derived_again(pruning):
 
 
 def reproduce_cpu():
-    return importlib.import_module("reproduce").cpu_name()
+    return import_script("reproduce").cpu_name()
 
 
 def test_pruning_accuracies_are_derived_again(pruning):
