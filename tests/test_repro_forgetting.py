@@ -9,6 +9,7 @@ import sparana_lite as sl
 
 from .scripts import import_script
 
+
 @pytest.fixture(scope="module")
 def forgetting():
     return import_script("repro.forgetting")

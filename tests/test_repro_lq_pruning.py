@@ -1,13 +1,13 @@
 """scripts/repro/lq.py and scripts/repro/pruning.py (targets 1-9): every experiment runs end to
 end on tiny models and a slice of MNIST (the zoo is replaced, so nothing long is trained), and
 returns JSON-able results with the keys the appendix reads; the MAAV identity check can fail."""
-
 import numpy as np
 import pytest
 
 import sparana_lite as sl
 
 from .scripts import import_script, roundtrip
+
 
 @pytest.fixture
 def tiny_zoo(monkeypatch, small_mnist):

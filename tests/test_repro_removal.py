@@ -1,12 +1,12 @@
 """scripts/repro/removal.py: every experiment runs end to end on tiny untrained models and a
 small slice of MNIST (the zoo is replaced, so nothing is trained), and returns JSON-able
 results with the keys the appendix reads."""
-
 import pytest
 
 import sparana_lite as sl
 
 from .scripts import import_script, roundtrip
+
 
 @pytest.fixture
 def removal(monkeypatch, small_mnist):
