@@ -26,9 +26,9 @@ def removal(monkeypatch, small_mnist):
 
 def test_targets_name_experiments_of_the_module(removal):
     assert set(removal.TARGETS) == {10, 16, 17, 18, 19}
-    # every experiment measures a target; the blog-sized Longboy run is an experiment of its own
-    assert {t["experiment"] for t in removal.TARGETS.values()} | {"removal-longboy-20000"} == \
-        set(removal.EXPERIMENTS)
+    # every experiment measures a target; the deep blog-sized runs are experiments of their own
+    assert {t["experiment"] for t in removal.TARGETS.values()} | {
+        "removal-1000x3-20000", "removal-longboy-20000"} == set(removal.EXPERIMENTS)
 
 
 def test_removal_lq_mnist_records_both_sizes_and_schedules(removal):

@@ -262,9 +262,11 @@ def deep_runs(name, seeds, sizes, prune_last_options, at, blog_seeds=(0,)):
     return runs
 
 
-def removal_1000x3(seeds=SEEDS, sizes=SIZES, blog_seeds=(0,)):
+def removal_1000x3(seeds=SEEDS, sizes=(None,), blog_seeds=(0,)):
     """Target 17 (*Removing Activations Part 2*): 784-1000-1000-1000-10, MAAV step by step,
-    output layer spared (the original code) and pruned; book-sized seeds 0-2, blog-sized seed 0."""
+    output layer spared (the original code) and pruned; book-sized seeds 0-2 (``removal-1000x3``),
+    or with ``sizes=(BLOG_STEPS,)`` the blog-sized seed 0 (``removal-1000x3-20000``, its own
+    experiment: the model trains for about 10 minutes on 2 cores)."""
     runs = deep_runs("lq-mnist-1000x3", seeds, sizes, (False, True), [AT_17], blog_seeds)
     return {"sizes": sizes_of("lq-mnist-1000x3", sizes), "step": STEP, "n_steps": N_STEPS,
             "at": AT_17, "n_score": N_SCORE, "n_test": N_TEST_DEEP, "exact_tol": EXACT_TOL,
@@ -287,6 +289,7 @@ EXPERIMENTS = {
     "removal-control": removal_control,
     "removal-timing": removal_timing,
     "removal-1000x3": removal_1000x3,
+    "removal-1000x3-20000": lambda: removal_1000x3(seeds=(0,), sizes=(BLOG_STEPS,)),
     "removal-longboy": removal_longboy,
     "removal-longboy-20000": lambda: removal_longboy(seeds=(0,), sizes=(BLOG_STEPS,)),
 }
