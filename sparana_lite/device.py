@@ -86,7 +86,8 @@ class CPUDevice:
     transpose_plan = C.TransposePlan
     spmm = staticmethod(C.spmm)
     spmm_t = staticmethod(C.spmm_t)
-    spmm_t_bias_act = staticmethod(C.spmm_t_bias_act)
+    # a CSR layer's forward pass, on operands the layer has checked already
+    spmm_t_bias_act = staticmethod(C.layer_forward)
     sddmm = staticmethod(C.sddmm)
 
     # the head and the optimizers

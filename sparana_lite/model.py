@@ -28,7 +28,7 @@ from . import _validate as V
 from . import device as D
 from ._io import atomic_save_npz
 from .kernels import dense as K
-from .kernels.threads import blas_on_calling_thread
+from .kernels.threads import blas_on_calling_thread, map_row_blocks
 
 FORMAT = "sparana_lite.MLP"
 FORMAT_VERSION = 1
@@ -128,7 +128,7 @@ class CSRLayer:
         """act(a @ W + b), with the bias and activation fused into the product's row loop."""
         k = self.device
         return k.transpose_result(
-            k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, plan=self.plan))
+            k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, self.plan))
 
     def back_product(self, d):
         k = self.device
@@ -311,9 +311,19 @@ class MLP:
 
     def _logits_checked(self, x):
         dev = self.layers[0].device
-        chunks = [dev.to_host(self.forward(dev.asarray(x[i:i + PREDICT_CHUNK]))[-1])
+        chunks = [dev.to_host(self._chunk_logits(dev.asarray(x[i:i + PREDICT_CHUNK])))
                   for i in range(0, max(x.shape[0], 1), PREDICT_CHUNK)]
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _chunk_logits(self, x):
+        """z_L of a batch. On the CPU a model with a CSR layer gives each core a block of rows
+        that it takes through the whole network (see :func:`.kernels.threads.map_row_blocks`).
+        The CSR products of a row are the same either way; a dense layer's BLAS product may
+        round its last bit differently for fewer rows."""
+        if self.layers[0].device is not D.CPU or not any(self.is_sparse):
+            return self.forward(x)[-1]
+        blocks = map_row_blocks(lambda block: self.forward(block)[-1], x)
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def logits(self, x):
         """Pre-head values z_L, float32 (n, classes). For LQ these are also the outputs."""

@@ -561,3 +561,15 @@ def test_balanced_row_chunks(n_chunks):
     cost = indptr[bounds] + bounds                     # cumulative nnz + rows at each cut
     fair = (indptr[-1] + 97) / n_chunks
     assert np.all(np.diff(cost) <= np.ceil(fair) + 1 + lengths.max())
+
+
+def test_layer_forward_is_spmm_t_bias_act_without_the_checks(rng):
+    from sparana_lite.kernels.csr import layer_forward
+    A, _ = random_csr(rng, 120, 90, 0.2)
+    A = csr_matrix_f32(A)
+    B = rng.standard_normal((120, 33)).astype(np.float32)
+    bias = rng.standard_normal(90).astype(np.float32)
+    plan = TransposePlan(A)
+    for kind in (0, 1, 2, 3):
+        np.testing.assert_array_equal(layer_forward(A, B, bias, kind, plan),
+                                      spmm_t_bias_act(A, B, bias, kind, plan=plan))

@@ -123,3 +123,107 @@ def test_results_do_not_depend_on_the_scheme(two_blas_threads, monkeypatch):
         np.testing.assert_allclose(on, off, rtol=1e-4, atol=1e-5 * scale)
     # not vacuous: training changed the weights (the first of the last 10: 5 W, 5 b)
     assert not np.array_equal(results[True][-10], pruned_model(seed=1).weights[0])
+
+
+# ---------------------------------------------------------------- one row block per core
+
+@pytest.fixture
+def two_numba_threads():
+    """numba on two threads for the test (map_row_blocks makes one block per numba thread)."""
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has fewer than 2 threads here")
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield
+    numba.set_num_threads(before)
+
+
+def test_map_row_blocks_gives_each_thread_a_block_in_order(two_numba_threads, monkeypatch):
+    import threading
+    monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 4)
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    seen = []
+
+    def f(block):
+        seen.append((threading.current_thread().name, threads.serial_here(), block.shape[0]))
+        return block * 2
+
+    blocks = threads.map_row_blocks(f, x)
+    assert len(blocks) == 2
+    np.testing.assert_array_equal(np.concatenate(blocks), x * 2)
+    assert sorted(rows for *_, rows in seen) == [10, 10]
+    assert len({name for name, *_ in seen}) == 2  # two threads, one of them the caller
+    assert all(serial for _, serial, _ in seen)  # serial kernels inside the blocks ...
+    assert not threads.serial_here()  # ... and not after
+
+
+def test_map_row_blocks_keeps_small_batches_whole(two_numba_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 4)
+    x = np.ones((7, 3), np.float32)  # 7 // 4 = 1 block
+    blocks = threads.map_row_blocks(lambda b: (b.shape[0], threads.serial_here()), x)
+    assert blocks == [(7, False)]  # as it is, on the calling thread, with the parallel kernels
+
+
+def test_map_row_blocks_raises_what_a_block_raises(two_numba_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 1)
+
+    def f(block):
+        if block[0, 0] > 0:
+            raise ValueError("second block")
+        return block
+
+    with pytest.raises(ValueError, match="second block"):
+        threads.map_row_blocks(f, np.array([[0.0], [1.0]], np.float32))
+    assert not threads.serial_here()
+
+
+def test_kernels_run_serially_inside_a_block(monkeypatch):
+    """Inside a block every dispatcher takes its serial twin, however large the input (two
+    numba parallel regions started from two Python threads would oversubscribe the cores)."""
+    from sparana_lite.kernels import csr as C
+    from sparana_lite.kernels import dense as K
+
+    def refuse(*args):
+        raise AssertionError("a parallel kernel ran")
+
+    for module, name in [(C, "_spmm_parallel"), (C, "_sddmm_parallel"), (C, "_transpose_parallel"),
+                         (K, "_bias_act_parallel"), (K, "_act_grad_parallel")]:
+        monkeypatch.setattr(module, name, refuse)
+    monkeypatch.setattr(K, "PARALLEL_MIN_SIZE", 1)
+    rng = np.random.default_rng(0)
+    A = C.csr_matrix_f32(rng.random((300, 400)) * (rng.random((300, 400)) < 0.5))
+    B = rng.random((400, 300), dtype=np.float32)
+    z = rng.random((300, 300), dtype=np.float32)
+    X, Y = rng.random((300, 16), dtype=np.float32), rng.random((16, 400), dtype=np.float32)
+
+    def work(_):
+        C.spmm(A, B)
+        C.sddmm(A, X, Y)
+        C.transpose(B)
+        K.bias_act_(z, np.zeros(300, np.float32), K.RELU)
+        K.act_grad_(z.copy(), z, K.RELU)
+        return True
+
+    assert threads._serially(work, None)
+    with pytest.raises(AssertionError, match="a parallel kernel ran"):
+        work(None)  # not vacuous: outside a block the same calls go parallel
+
+
+def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch):
+    """A CSR model's logits computed one block of rows per core agree with the whole batch's
+    (the CSR products bitwise; the dense output layer's BLAS product to float32 rounding, as
+    OpenBLAS may take another kernel for fewer rows)."""
+    rng = np.random.default_rng(2)
+    x = rng.random((200, WIDTHS[0]), dtype=np.float32)
+    model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
+    monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 10**9)
+    whole = model.logits(x)
+    monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 8)
+    calls = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda b: calls.append(b.shape[0]) or forward(b))
+    blocks = model.logits(x)
+    import numba
+    assert len(calls) == min(numba.get_num_threads(), 200 // 8)  # split when there are threads
+    np.testing.assert_allclose(blocks, whole, rtol=1e-6, atol=1e-6 * float(np.abs(whole).max()))

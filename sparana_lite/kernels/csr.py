@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
 from .dense import ACTIVATIONS, LINEAR, _bias_act_feature_row
+from .threads import serial_here
 
 __all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "TransposePlan", "csr_matrix_f32",
            "transpose"]
@@ -82,35 +83,46 @@ def _spmm_rows(indptr, indices, data, B, out, start, stop, bias, kind):
     then, when ``bias`` is not empty, ``out[i, :] = act(out[i, :] + bias[i])`` (``kind`` as in
     :mod:`.dense`) while the row is still in L1.
 
-    Four nonzeros per pass over the output row: a quarter of the loads and stores of ``out``
-    (measured 1.4-1.75x faster than one at a time). The kernel is bound by streaming B's rows
-    into L1; blocking the n dimension was measured slower for n from 256 to 4096. On the 2-core
-    Xeon (2 MB L2 per core) neither blocks of 256 or 512 columns nor giving each thread a range
-    of columns instead of rows made the 95% model's forward pass faster with two threads (the
-    column split took 1.74 ms against 1.24 ms at batch 256).
+    Eight nonzeros per pass over the output row (then four, then one): an eighth of the loads
+    and stores of ``out``. Measured on the 2-core Xeon (AVX-512) for the 95% model's hidden
+    layers: 4 per pass was 1.4-1.75x faster than 1; 8 per pass is another 1.0-1.2x (most at
+    batch 1000). The kernel is bound by streaming B's rows into L1; blocking the n dimension
+    (blocks of 256 or 512 columns) or giving each thread a range of columns instead of rows
+    was measured no faster for n from 256 to 4096.
     """
     n = B.shape[1]
     for i in range(start, stop):
+        o = out[i]
         for j in range(n):
-            out[i, j] = 0.0
+            o[j] = 0.0
         p = indptr[i]
         end = indptr[i + 1]
-        while p + 3 < end:
+        while p + 7 < end:
             a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
-            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+            a4, a5, a6, a7 = data[p + 4], data[p + 5], data[p + 6], data[p + 7]
+            b0, b1, b2, b3 = B[indices[p]], B[indices[p + 1]], B[indices[p + 2]], B[indices[p + 3]]
+            b4, b5, b6, b7 = (B[indices[p + 4]], B[indices[p + 5]], B[indices[p + 6]],
+                              B[indices[p + 7]])
             for j in range(n):
-                out[i, j] += (a0 * B[k0, j] + a1 * B[k1, j]) + (a2 * B[k2, j] + a3 * B[k3, j])
+                o[j] += (((a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j]))
+                         + ((a4 * b4[j] + a5 * b5[j]) + (a6 * b6[j] + a7 * b7[j])))
+            p += 8
+        if p + 3 < end:
+            a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
+            b0, b1, b2, b3 = B[indices[p]], B[indices[p + 1]], B[indices[p + 2]], B[indices[p + 3]]
+            for j in range(n):
+                o[j] += (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j])
             p += 4
         while p < end:
-            a, k = data[p], indices[p]
+            a, b = data[p], B[indices[p]]
             for j in range(n):
-                out[i, j] += a * B[k, j]
+                o[j] += a * b[j]
             p += 1
         if bias.shape[0]:
-            _bias_act_feature_row(out[i], bias[i], kind)
+            _bias_act_feature_row(o, bias[i], kind)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _spmm_serial(indptr, indices, data, B, out, bias, kind):
     _spmm_rows(indptr, indices, data, B, out, 0, out.shape[0], bias, kind)
 
@@ -154,7 +166,7 @@ def _sddmm_rows(indptr, indices, X, Yt, out, start, stop):
             p += 1
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _sddmm_serial(indptr, indices, X, Yt, out):
     _sddmm_rows(indptr, indices, X, Yt, out, 0, X.shape[0])
 
@@ -194,7 +206,7 @@ def _transpose_pattern(indptr, indices, n_cols):
     return t_indptr, t_indices, perm
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gather(data, perm, out):
     for q in range(perm.shape[0]):
         out[q] = data[perm[q]]
@@ -384,6 +396,19 @@ def spmm_t_bias_act(A, B, bias, activation, plan=None, out=None):
     return out
 
 
+def layer_forward(A, B, bias, kind, plan):
+    """:func:`spmm_t_bias_act` for a CSR layer's own operands, without the checks: ``A`` a
+    float32 CSR matrix (m, k) and ``plan`` its :class:`TransposePlan`, ``B`` float32 (m, n)
+    C-contiguous, ``bias`` float32 (k,), ``kind`` an activation code. ``CSRLayer`` calls it on
+    every forward pass, where the public function's checks cost about 30 us per layer, as much
+    as a 64-image batch's product."""
+    data = np.empty(plan.nnz, np.float32)
+    _gather(A.data, plan.perm, data)
+    out = np.empty((A.shape[1], B.shape[1]), np.float32)
+    _spmm(plan.indptr, plan.indices, data, B, out, bias, kind)
+    return out
+
+
 def sddmm(A, X, Y, out=None):
     """Sampled dense-dense product: ``(X @ Y)`` at the nonzeros of ``A``, in ``A.data`` order.
 
@@ -412,7 +437,7 @@ def sddmm(A, X, Y, out=None):
     nnz = int(indptr[-1])
     out = _check_out(out, (nnz,), "out", X, Yt)
     _check_pattern(indptr, indices, A.shape[1], "A")
-    if nnz * X.shape[1] >= PARALLEL_MIN_WORK:
+    if nnz * X.shape[1] >= PARALLEL_MIN_WORK and not serial_here():
         _sddmm_parallel(indptr, indices, X, Yt, out, _n_chunks())
     else:
         _sddmm_serial(indptr, indices, X, Yt, out)
@@ -445,7 +470,7 @@ def transpose(x):
     xt = x.T
     if xt.flags.c_contiguous:
         return xt
-    if x.ndim != 2 or x.dtype != np.float32 or x.size < PARALLEL_MIN_WORK:
+    if x.ndim != 2 or x.dtype != np.float32 or x.size < PARALLEL_MIN_WORK or serial_here():
         return np.ascontiguousarray(xt)
     out = np.empty(xt.shape, np.float32)
     _transpose_parallel(x, out, _n_chunks())
@@ -507,7 +532,7 @@ def _n_chunks():
 
 
 def _spmm(indptr, indices, data, B, out, bias=_NO_BIAS, kind=LINEAR):
-    if int(indptr[-1]) * B.shape[1] >= PARALLEL_MIN_WORK:
+    if int(indptr[-1]) * B.shape[1] >= PARALLEL_MIN_WORK and not serial_here():
         _spmm_parallel(indptr, indices, data, B, out, bias, kind, _n_chunks())
     else:
         _spmm_serial(indptr, indices, data, B, out, bias, kind)
@@ -549,6 +574,11 @@ def check_activation(activation):
                      f"{tuple(ACTIVATIONS.values())}; got {activation!r}")
 
 
+def _real(dtype):
+    """Whether ``dtype`` holds real numbers (booleans, integers or floats; not complex)."""
+    return dtype.kind in "biuf"
+
+
 def _check_csr(A, name):
     if sp.issparse(A):
         if A.format != "csr":
@@ -556,8 +586,7 @@ def _check_csr(A, name):
                             f"'{A.format}' ({type(A).__name__}): call {name}.tocsr() first")
         if len(A.shape) != 2:
             raise ValueError(f"{name} must be 2-D; got shape {A.shape}")
-        if np.iscomplexobj(A.data) or not (np.issubdtype(A.data.dtype, np.number)
-                                           or A.data.dtype == np.bool_):
+        if not _real(A.data.dtype):
             raise TypeError(f"{name} must hold real numbers; got dtype {A.data.dtype}")
         if A.indptr.shape[0] != A.shape[0] + 1:
             raise ValueError(f"{name} is not a valid CSR matrix: indptr has "
@@ -633,8 +662,7 @@ def _check_dense(x, name, transpose=False):
     arr = np.asarray(x)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array; got shape {arr.shape}")
-    if (np.iscomplexobj(arr) or not (np.issubdtype(arr.dtype, np.number)
-                                     or arr.dtype == np.bool_)):
+    if not _real(arr.dtype):
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
     if transpose:
         arr = arr.T

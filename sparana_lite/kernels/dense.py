@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numba import float32, njit, prange
 
+from .threads import serial_here
+
 LINEAR, RELU, TANH, SIGMOID = 0, 1, 2, 3
 ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "tanh": TANH, "sigmoid": SIGMOID}
 
@@ -77,7 +79,7 @@ def _bias_act_parallel(z, b, kind):
         _bias_act_row(z[i], b, kind)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _bias_act_serial(z, b, kind):
     for i in range(z.shape[0]):
         _bias_act_row(z[i], b, kind)
@@ -89,7 +91,7 @@ def _bias_act_t_parallel(zt, b, kind):
         _bias_act_feature_row(zt[i], b[i], kind)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _bias_act_t_serial(zt, b, kind):
     for i in range(zt.shape[0]):
         _bias_act_feature_row(zt[i], b[i], kind)
@@ -108,7 +110,7 @@ def bias_act_(z, b, kind):
         serial, parallel, z_c = _bias_act_t_serial, _bias_act_t_parallel, z.T
     else:
         serial, parallel, z_c = _bias_act_serial, _bias_act_parallel, z
-    if z.size >= PARALLEL_MIN_SIZE:
+    if z.size >= PARALLEL_MIN_SIZE and not serial_here():
         parallel(z_c, b, kind)
     else:
         serial(z_c, b, kind)
@@ -138,7 +140,7 @@ def _act_grad_parallel(e, a, kind):
         _act_grad_row(e[i], a[i], kind)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _act_grad_serial(e, a, kind):
     for i in range(e.shape[0]):
         _act_grad_row(e[i], a[i], kind)
@@ -156,7 +158,7 @@ def act_grad_(e, a, kind):
         act_grad_(e.T, np.asfortranarray(a).T, kind)
         return e
     a = np.ascontiguousarray(a)
-    if e.size >= PARALLEL_MIN_SIZE:
+    if e.size >= PARALLEL_MIN_SIZE and not serial_here():
         _act_grad_parallel(e, a, kind)
     else:
         _act_grad_serial(e, a, kind)
@@ -215,7 +217,7 @@ def _adam_parallel(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
                     lr_t, beta1, beta2, eps, decay, clip)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, nogil=True)
 def _adam_serial(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
     n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
     for k in range(n_blocks):  # the same blocks as the parallel driver, so the same rounding
@@ -232,7 +234,7 @@ def adam_update_(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
     """
     f = np.float32
     args = (w, g, m, v, mask, f(lr_t), f(beta1), f(beta2), f(eps), f(decay), f(clip))
-    if w.shape[0] >= PARALLEL_MIN_SIZE:
+    if w.shape[0] >= PARALLEL_MIN_SIZE and not serial_here():
         _adam_parallel(*args)
     else:
         _adam_serial(*args)
@@ -253,7 +255,7 @@ def _sgd_parallel(w, g, vel, mask, lr, momentum, decay):
         _sgd_block(w, g, vel, mask, k * BLOCK, min((k + 1) * BLOCK, w.shape[0]), lr, momentum, decay)
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, nogil=True)
 def _sgd_serial(w, g, vel, mask, lr, momentum, decay):
     n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
     for k in range(n_blocks):
@@ -268,7 +270,7 @@ def sgd_update_(w, g, vel, mask, lr, momentum, decay):
     """
     f = np.float32
     args = (w, g, vel, mask, f(lr), f(momentum), f(decay))
-    if w.shape[0] >= PARALLEL_MIN_SIZE:
+    if w.shape[0] >= PARALLEL_MIN_SIZE and not serial_here():
         _sgd_parallel(*args)
     else:
         _sgd_serial(*args)
