@@ -26,10 +26,12 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(path, timeout, out=None):
-    """Execute ``path``; write it to ``out`` (default: in place). Returns (seconds, error)."""
+def run(path, timeout, out=None, allow_errors=False):
+    """Execute ``path``; write it to ``out`` (default: in place). Returns (seconds, error, nb);
+    with ``allow_errors`` every cell runs and ``error`` lists the cells that raised."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                            allow_errors=allow_errors,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     error = None
@@ -39,6 +41,10 @@ def run(path, timeout, out=None):
         if out is None:
             raise
         error = str(e).strip().splitlines()[-1]
+    if allow_errors:
+        raised = [i for i, cell in enumerate(nb.cells)
+                  if any(o.get("output_type") == "error" for o in cell.get("outputs", []))]
+        error = f"cells {raised} raised" if raised else None
     nbformat.write(nb, out or path)
     return time.perf_counter() - start, error, nb
 
@@ -61,6 +67,9 @@ def main():
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument("--seed", type=int, help="SPARANA_BOOK_SEED for the kernel (needs --out)")
     parser.add_argument("--out", type=Path, help="write executed copies here, not in place")
+    parser.add_argument("--allow-errors", action="store_true",
+                        help="run every cell even after one raises (needs --out): shows every "
+                             "value a failing claims assert would have checked")
     args = parser.parse_args()
     paths = sorted((ROOT / "book").glob("*.ipynb")) if args.all else args.notebooks
     if not paths:
@@ -69,13 +78,15 @@ def main():
         if args.out is None:
             parser.error("--seed needs --out: the committed chapters are run with seed 0")
         os.environ["SPARANA_BOOK_SEED"] = str(args.seed)
+    if args.allow_errors and args.out is None:
+        parser.error("--allow-errors needs --out")
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
     for path in paths:
         path = path.resolve()
         out = None if args.out is None else args.out.resolve() / path.name
-        seconds, error, nb = run(path, args.timeout, out)
+        seconds, error, nb = run(path, args.timeout, out, args.allow_errors)
         print(f"{path.name}: {seconds:.1f} s" + (f"  FAILED: {error}" if error else ""), flush=True)
         failed += error is not None
         if args.out is not None:

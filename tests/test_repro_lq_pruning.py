@@ -33,7 +33,8 @@ def tiny_zoo(monkeypatch, small_mnist):
 def test_lq_sce_records_both_heads_sizes_and_exactness(tiny_zoo):
     lq, _ = tiny_zoo
     r = roundtrip(lq.lq_sce_mnist(seeds=(0, 1), sizes=(None, 7)))
-    assert [(e["steps"], e["seed"]) for e in r["runs"]] == [(2000, 0), (2000, 1), (7, 0), (7, 1)]
+    book = sl.zoo.CONFIGS["lq-mnist"].default_steps
+    assert [(e["steps"], e["seed"]) for e in r["runs"]] == [(book, 0), (book, 1), (7, 0), (7, 1)]
     for e in r["runs"]:
         assert 0.3 < e["lq"]["test_accuracy"] <= 1 and 0.3 < e["sce"]["test_accuracy"] <= 1
         assert 0 <= e["lq"]["near_0_or_1"] <= 1 and e["lq"]["p1_p99"][0] < e["lq"]["p1_p99"][1]
@@ -60,7 +61,7 @@ def test_attack_sweep_runs_every_attack(tiny_zoo):
 def test_prune_and_2019_experiments(tiny_zoo):
     _, pruning = tiny_zoo
     r = roundtrip(pruning.prune_lq_mnist_seeds(seeds=(0,), sizes=(None, 9)))
-    assert [m["steps"] for m in r["models"]] == [2000, 9]
+    assert [m["steps"] for m in r["models"]] == [sl.zoo.CONFIGS["lq-mnist"].default_steps, 9]
     for m in r["models"]:
         assert set(m["accuracy"]) == set(pruning.METHODS) and m["ratios"] == pruning.PRUNE_RATIOS
         assert m["accuracy"]["magnitude"][0] == m["unpruned"]

@@ -34,8 +34,9 @@ def test_targets_name_experiments_of_the_module(removal):
 def test_removal_lq_mnist_records_both_sizes_and_schedules(removal):
     r = roundtrip(removal.removal_lq_mnist(seeds=(0,), sizes=(None, 7), amounts=[0.5, 0.9],
                                            n_steps=3))
-    assert r["sizes"] == {"book": 2000, "blog": 7}
-    assert [e["steps"] for e in r["runs"]] == [2000, 7]
+    book = sl.zoo.CONFIGS["lq-mnist"].default_steps
+    assert r["sizes"] == {"book": book, "blog": 7}
+    assert [e["steps"] for e in r["runs"]] == [book, 7]
     for e in r["runs"]:
         for schedule, n in (("one-shot", 3), ("iterative", 4)):
             run = e[schedule]

@@ -90,7 +90,7 @@ def reproduce_cpu():
 def test_pruning_accuracies_are_derived_again(pruning):
     """The book-sized seed-0 entry of prune-lq-mnist-seeds.json, pruned again with today's code:
     equal to 0.01 (the model is trained again here, and another CPU's BLAS rounds differently;
-    the chapters measured accuracies of the same 2,000-step model that differ by up to 0.003
+    the chapters measured accuracies of the same book-sized model that differ by up to 0.003
     across CPUs). Entries whose model is in the cache, on the CPU that wrote the file, must
     match exactly (the models are then, as a rule, the very ones the script used)."""
     record = json.loads((RESULTS / "prune-lq-mnist-seeds.json").read_text())

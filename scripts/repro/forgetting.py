@@ -1,6 +1,6 @@
 """The forgetting series at the blog's scale: reproduction targets 11-15.
 
-One experiment, ``forget-lq-mnist``: for the book-sized (2,000 Adam steps) and the blog-sized
+One experiment, ``forget-lq-mnist``: for the book-sized (5,000 Adam steps) and the blog-sized
 (20,000 steps) ``lq-mnist`` of every seed, the analyses of the chapters *Second Blog, First
 Experiment* (targets 11 and 13), *First Experiment Summary* (target 12) and *Targeted Outputs*
 (targets 14 and 15), with their grids and rules:
