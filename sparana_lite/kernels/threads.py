@@ -111,7 +111,7 @@ def blas_on_calling_thread():
 MIN_BLOCK_ROWS = 256
 
 _local = threading.local()
-_pool = None
+_pool, _pool_workers = None, 0
 
 
 def serial_here():
@@ -136,7 +136,7 @@ def map_row_blocks(f, x):
     ``f`` must release the GIL in its heavy parts (numba ``nogil`` kernels, NumPy products) and
     must not depend on the thread it runs on.
     """
-    global _pool
+    global _pool, _pool_workers
     n = x.shape[0]
     parts = min(get_num_threads(), n // MIN_BLOCK_ROWS)
     if parts < 2:
@@ -144,10 +144,13 @@ def map_row_blocks(f, x):
     bounds = [n * t // parts for t in range(parts + 1)]
     blocks = [x[bounds[t]:bounds[t + 1]] for t in range(parts)]
     with _lock:
-        if _pool is None or _pool._max_workers < parts - 1:
+        if _pool_workers < parts - 1:  # the calling thread takes a block itself
+            if _pool is not None:
+                _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="sparana-rows")
+            _pool_workers = parts - 1
         pool = _pool
     with blas_on_calling_thread():
         others = [pool.submit(_serially, f, block) for block in blocks[1:]]
-        first = _serially(f, blocks[0])  # the calling thread takes the first block itself
+        first = _serially(f, blocks[0])
         return [first] + [future.result() for future in others]
