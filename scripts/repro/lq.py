@@ -148,3 +148,7 @@ def lq_mnist_20000():
 
 
 EXPERIMENTS["lq-mnist-20000"] = lq_mnist_20000
+
+# a cheaper call of each experiment for the tests' tiny networks (where the real one is slow)
+TINY = {"lq-sce-mnist": lambda: lq_sce_mnist(seeds=(0, 1)),
+        "attacks-lq-sce": lambda: attack_sweep(seeds=(0,), n=50)}
