@@ -58,6 +58,7 @@ def test_compare_methods_gives_every_curve(forgetting, data, monkeypatch):
         assert curves[m]["k"] == f.METHOD_KS
         assert curves[m]["changed"][0] == 0 and curves[m]["forget"][0] == out["base_forget"]
     assert curves["maav_difference"]["changed"] == [2 * k for k in f.METHOD_KS]
+    assert all(c <= 2 * k for c, k in zip(curves["selective_pruning_k"]["changed"], f.METHOD_KS))
     # SSD: one point per alpha, the published alpha's point among them
     for name in f.SSD_VARIANTS:
         assert curves[name]["alpha"] == f.SSD_ALPHAS

@@ -268,7 +268,8 @@ TARGETS = {
 # parameters each changes, on the book-sized lq-mnist of seeds 0-2.
 METHOD_SEEDS = (0, 1, 2)
 METHOD_KS = list(range(0, 10_001, 500)) + list(range(12_000, 20_001, 2_000))   # per middle layer
-K_METHODS = ["maav_difference", "maav_target", "maav", "magnitude", "random", "ssd"]
+K_METHODS = ["maav_difference", "maav_target", "maav", "magnitude", "random", "ssd",
+             "selective_pruning_k"]   # the last: one shot, whole rows up to k weights
 SSD_ALPHAS = [1000, 500, 200, 100, 50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1.2, 1]   # fewest first
 SSD_PUBLISHED = {"alpha": 10.0, "lam": 1.0}
 SSD_VARIANTS = {"ssd_published": {"layers": None, "biases": True},     # every layer, as the code
@@ -282,6 +283,7 @@ LEVELS = (0.10, 0.05)       # the summaries: retain accuracy where forget first 
 METHOD_LABELS = {"maav_difference": "MAAV difference (blog)", "maav_target": "MAAV on the 7s",
                  "maav": "MAAV, all classes", "magnitude": "largest |w|", "random": "random",
                  "ssd": "SSD ranked, top k (λ = 1)",
+                 "selective_pruning_k": "Selective Pruning, one shot (whole neurons, ≤ k)",
                  "ssd_published": "SSD (α sweep, λ = 1, biases dampened)",
                  "ssd_weights_only": "SSD (α sweep, weights only)",
                  "ssd_middle": "SSD (α sweep, layers 2-3 only)",
@@ -323,7 +325,8 @@ def compare_methods(model, ds, seed, target=TARGET, progress=False):
     forgetter = F.Forgetter(model, ds.x_train, ds.y_train, target, seed=seed)
     curves = {}
     for method in K_METHODS:
-        sweep = forgetter.sweep(method, METHOD_KS, layers=(1, 2), x=ds.x_test, y=ds.y_test)
+        sweep = forgetter.sweep(method.removesuffix("_k"), METHOD_KS, layers=(1, 2),
+                                x=ds.x_test, y=ds.y_test)
         curves[method] = _curve(sweep.target_accuracy(), sweep.rest_accuracy(),
                                 sweep.changed.sum(axis=1), METHOD_KS, "k")
     timings["k_methods"] = round(time.perf_counter() - clock, 2)

@@ -131,12 +131,13 @@ def class_effect(costs, alpha=CLASS_ALPHA, permutations=PERMUTATIONS, seed=0):
                          f"{c.shape}")
     b, k = c.shape
     stat = friedman_statistic(c)
-    rng = np.random.default_rng(seed)
     from scipy.stats import rankdata
+    rng = np.random.default_rng(seed)
     ranks = np.apply_along_axis(rankdata, 1, c)
     # shuffle each seed's ranks independently: ranks[s, perm[s]]
     perm = np.argsort(rng.random((permutations, b, k)), axis=2)
-    sums = np.take_along_axis(np.broadcast_to(ranks, (permutations, b, k)), perm, axis=2).sum(axis=1)
+    shuffled = np.take_along_axis(np.broadcast_to(ranks, (permutations, b, k)), perm, axis=2)
+    sums = shuffled.sum(axis=1)
     null = 12 / (b * k * (k + 1)) * np.sum(sums ** 2, axis=1) - 3 * b * (k + 1)
     p = float((1 + np.sum(null >= stat - 1e-9)) / (permutations + 1))
     lowest, highest = c.argmin(axis=1), c.argmax(axis=1)
