@@ -75,38 +75,61 @@ def test_compare_methods_gives_every_curve(forgetting, data, monkeypatch):
     assert sp["forget"][-1] < f.SP_STOP or len(sp["step"]) == f.SP_MAX_STEPS + 1
 
 
-def test_forget_classes_reads_the_blog_sized_curves_when_not_cached(forgetting, data,
+def test_forget_classes_measures_cached_models_and_reads_the_others(forgetting, data,
                                                                     monkeypatch, tmp_path):
     f = forgetting
     monkeypatch.setattr(f, "KS_ALL", [0, 500, 1000])
-    monkeypatch.setattr(f.common, "zoo_model", lambda name, seed=0, steps=None: small_model(
-        data, seed, steps=20))
+    trained = []
+
+    def fake_zoo_model(name, seed=0, steps=None):
+        trained.append((seed, steps))
+        return small_model(data, seed, steps=20)
+
+    cached = {(0, 20)}                                    # only book-sized seed 0 is cached
+    monkeypatch.setattr(f.common, "zoo_model", fake_zoo_model)
     monkeypatch.setattr(f.common, "dataset", lambda name: data)
     monkeypatch.setattr(f.common, "book_and_blog_steps", lambda name: {"book": 20, "blog": 200})
     monkeypatch.setattr(f.sl.zoo, "path", lambda name, seed, steps: type(
-        "P", (), {"exists": lambda self: False})())
+        "P", (), {"exists": lambda self: (seed, steps) in cached})())
     stored = {"results": {"grids": {"ks_all_classes": [0, 500, 1000]}, "runs": [
-        {"size": "blog", "seed": s, "all_classes": {
+        {"size": size, "seed": s, "all_classes": {
             "target": [[1.0, 0.5, 0.1 * c / 10] for c in range(10)],
-            "rest": [[1.0, 0.9, 0.8]] * 10}} for s in (0, 1)]},
+            "rest": [[1.0, 0.9, 0.8]] * 10}} for size in ("book", "blog") for s in (0, 1)]},
         "provenance": {"commit": "abcdef0123"}}
     results = tmp_path / "book" / "results"
     results.mkdir(parents=True)
     (results / f.FORGET_RESULTS).write_text(json.dumps(stored))
     monkeypatch.setattr(f, "__file__", str(tmp_path / "scripts" / "repro" / "forgetting.py"))
-    out = roundtrip(f.forget_classes(seeds=(0,), blog_seeds=(0, 1)))
-    book, blog = out["runs"][0], out["runs"][1:]
-    assert book["source"] == "computed" and len(book["target"]) == 10
+    out = roundtrip(f.forget_classes(seeds=(0, 1, 2), blog_seeds=(0, 1)))
+    runs = {(r["size"], r["seed"]): r for r in out["runs"]}
+    # cached: measured; not cached but stored: read; neither: trained and measured
+    assert trained == [(0, 20), (2, 20)]
+    assert runs["book", 0]["source"] == runs["book", 2]["source"] == "computed"
+    assert runs["book", 1]["source"].startswith(f.FORGET_RESULTS)
+    assert runs["blog", 1]["source"] == f"{f.FORGET_RESULTS} (commit abcdef0)"
     base = small_model(data, 0, steps=20).class_accuracy(data.x_test, data.y_test)
-    assert [t[0] for t in book["target"]] == pytest.approx(base, abs=1e-6)   # k = 0: unedited
-    assert [r["seed"] for r in blog] == [0, 1] and blog[0]["source"].startswith(f.FORGET_RESULTS)
-    assert blog[0]["cost"][9] == pytest.approx(f.forgetting_cost([1.0, 0.5, 0.09], [0, 500, 1000]))
-    assert blog[0]["k_below_10"] == [1000] * 10 == blog[0]["k_below_50"]
+    assert [t[0] for t in runs["book", 0]["target"]] == pytest.approx(base, abs=1e-6)
+    blog = runs["blog", 0]
+    assert blog["cost"][9] == pytest.approx(f.forgetting_cost([1.0, 0.5, 0.09], [0, 500, 1000]))
+    assert blog["k_below_10"] == [1000] * 10 == blog["k_below_50"]
     # another grid in the stored file is refused, not silently mixed
     stored["results"]["grids"]["ks_all_classes"] = [0, 1000]
     (results / f.FORGET_RESULTS).write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="grid"):
-        f.forget_classes(seeds=(), blog_seeds=(0,))
+        f.forget_classes(seeds=(1,), blog_seeds=())
+
+
+def test_forget_methods_runs_the_cached_models_first(forgetting, data, monkeypatch):
+    f = forgetting
+    order = []
+    monkeypatch.setattr(f.common, "dataset", lambda name: data)
+    monkeypatch.setattr(f.common, "zoo_model", lambda name, seed=0, steps=None: (
+        order.append(seed), type("M", (), {"metadata": {"steps": 20}})())[1])
+    monkeypatch.setattr(f.sl.zoo, "path", lambda name, seed, steps=None: type(
+        "P", (), {"exists": lambda self: seed == 3})())
+    monkeypatch.setattr(f, "compare_methods", lambda model, ds, seed: {"curves": {}})
+    out = f.forget_methods(seeds=(1, 2, 3))
+    assert order == [3, 1, 2] and [r["seed"] for r in out["runs"]] == [1, 2, 3]
 
 
 def test_the_experiments_are_registered(forgetting):
