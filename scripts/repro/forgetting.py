@@ -393,7 +393,9 @@ def forget_methods(seeds=METHOD_SEEDS, name="lq-mnist"):
 # ------------------------------------------------------------------ forget-classes
 # Target 15 tested: every class forgotten by the MAAV difference (both middle layers), on the
 # book-sized lq-mnist of seeds 0-4 and the blog-sized of seeds 0-2.
-CLASS_SEEDS = (0, 1, 2, 3, 4)
+# book-sized seeds: 0-2 are in forget-lq-mnist.json; 3 is measured here. Seed 4 (five seeds, as
+# planned) was not trained in time on the 2-core machine that ran this: add it and re-run.
+CLASS_SEEDS = (0, 1, 2, 3)
 CLASS_LEVELS = (0.5, 0.25, 0.1)
 FORGET_RESULTS = "forget-lq-mnist.json"
 
@@ -426,10 +428,9 @@ def _class_summary(target):
 
 def forget_classes(seeds=CLASS_SEEDS, blog_seeds=common.SEEDS, name="lq-mnist"):
     """Per-class forgetting costs on the book-sized models of ``seeds`` and the blog-sized ones
-    of ``blog_seeds``. A model in the cache is measured here; one that is not, but whose sweep
-    ``forget-lq-mnist.json`` holds (the same sweep, grid and code, written by ``make
-    reproduce``: seeds 0-2 at both sizes), is read from there, with its source recorded; any
-    other is trained."""
+    of ``blog_seeds``. A model whose sweep ``forget-lq-mnist.json`` holds (the same sweep, grid
+    and code, written by ``make reproduce``: seeds 0-2 at both sizes) is read from there, with
+    its source recorded; any other is measured here (trained first if it is not cached)."""
     import json
     from pathlib import Path
     ds = common.dataset(name)
@@ -444,7 +445,7 @@ def forget_classes(seeds=CLASS_SEEDS, blog_seeds=common.SEEDS, name="lq-mnist"):
         kept = next((r for r in stored["results"]["runs"]
                      if r["size"] == size and r["seed"] == seed), None)
         start = time.perf_counter()
-        if sl.zoo.path(name, seed, steps[size]).exists() or kept is None:
+        if kept is None:
             model = common.zoo_model(name, seed, steps[size])
             target, rest = class_curves(model, ds, seed)
             source = "computed"
