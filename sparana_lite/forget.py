@@ -20,6 +20,10 @@ only evaluates. ``x_target`` are the training images of the class to forget (the
     selective_pruning  s_i = mean|a_i|_forget / mean|a_i|_retain      whole neurons
     ssd                S = I_forget / I_full, W <- W min(lam I_full / I_forget, 1)
 
+These are the methods ranked by k (one shot). As their papers run them: SSD with a threshold
+alpha instead of k (:func:`ssd`, :meth:`Forgetter.ssd_model`, biases optional), Selective
+Pruning in repeated steps of a few percent of the neurons (:func:`selective_pruning_steps`).
+
 ``layers`` are indices into ``model.layers``: ``(1, 2)`` are the two middle weight matrices of
 784-1000-800-400-10 (1000x800 and 800x400), the blog's choice. ``k`` counts weights per chosen
 layer; for ``selective_pruning`` a neuron is removed with its whole row of outgoing weights, so
@@ -40,7 +44,8 @@ from .model import MLP, DenseLayer
 from .train import Adam, train
 
 __all__ = ["METHODS", "MIDDLE", "Forgetter", "Sweep", "class_activity", "selective_pruning_scores",
-           "fisher_diagonal", "ssd_factors", "ssd", "relearn_steps", "linear_probe",
+           "selective_pruning_steps", "fisher_diagonal", "fisher_diagonal_biases", "ssd_factors",
+           "ssd", "relearn_steps", "linear_probe",
            "membership_advantage"]
 
 METHODS = ("maav_difference", "maav_target", "maav", "random", "magnitude",
@@ -84,21 +89,40 @@ def fisher_diagonal(model, x, y, batch_size=250):
     -------
     list of float64 arrays, shape (n_in, n_out) per layer (CSR layers: dense, 0 off-pattern)
     """
+    return _fisher(model, x, y, batch_size)[0]
+
+
+def fisher_diagonal_biases(model, x, y, batch_size=250):
+    """The same diagonal Fisher information for the biases (SSD's code dampens every
+    parameter, biases included): ``I[j] = mean over batches of (d L_B / d b_j)^2``.
+
+    Returns
+    -------
+    list of float64 arrays, shape (n_out,) per layer
+    """
+    return _fisher(model, x, y, batch_size)[1]
+
+
+def _fisher(model, x, y, batch_size):
+    """Diagonal Fisher of the weights and of the biases, from one pass over (x, y)."""
     V.mlp(model)
     x, y = model._checked_xy(x, y)
     if x.shape[0] == 0:
         raise ValueError(f"x must hold at least one sample; got shape {x.shape}")
     batch_size = V.positive_int(batch_size, "batch_size")
     total = [np.zeros(layer.shape, dtype=np.float64) for layer in model.layers]
+    total_b = [np.zeros(layer.shape[1], dtype=np.float64) for layer in model.layers]
     n_batches = 0
     for start in range(0, x.shape[0], batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        dW, _ = model.gradients(xb, yb)
+        dW, db = model.gradients(xb, yb)
         for t, g in zip(total, dW):
             g = g.toarray() if sp.issparse(g) else g
             t += (g.astype(np.float64) / xb.shape[0]) ** 2
+        for t, g in zip(total_b, db):
+            t += (np.asarray(g, np.float64).reshape(-1) / xb.shape[0]) ** 2
         n_batches += 1
-    return [t / n_batches for t in total]
+    return [t / n_batches for t in total], [t / n_batches for t in total_b]
 
 
 def ssd_factors(i_forget, i_full, alpha=10.0, lam=1.0):
@@ -133,27 +157,99 @@ def ssd_factors(i_forget, i_full, alpha=10.0, lam=1.0):
 
 
 def ssd(model, x_forget, y_forget, x_full, y_full, alpha=10.0, lam=1.0, layers=None,
-        batch_size=250):
+        batch_size=250, biases=False):
     """The SSD-edited model, as the paper runs it (every layer by default, no k).
+
+    ``biases=True`` dampens the biases too, with the same rule on their own Fisher
+    importances, as the paper's code does (it loops over every parameter); the default,
+    False, dampens weights only.
 
     Returns
     -------
     (MLP, int)
-        The edited model (dense) and the number of weights changed.
+        The edited model (dense) and the number of parameters changed (weights, plus biases
+        when ``biases`` is True).
     """
-    beta = ssd_factors(fisher_diagonal(model, x_forget, y_forget, batch_size),
-                       fisher_diagonal(model, x_full, y_full, batch_size), alpha, lam)
-    return _dampen(model, beta, layers)
+    fw, fb = _fisher(model, x_forget, y_forget, batch_size)
+    dw, db = _fisher(model, x_full, y_full, batch_size)
+    beta_b = ssd_factors(fb, db, alpha, lam) if biases else None
+    return _dampen(model, ssd_factors(fw, dw, alpha, lam), layers, beta_b)
 
 
-def _dampen(model, beta, layers):
-    """``W * beta`` in the chosen layers (all if None); the model and the number changed."""
+def _dampen(model, beta, layers, beta_b=None):
+    """``W * beta`` (and ``b * beta_b`` if given) in the chosen layers (all if None); the model
+    and the number of parameters changed."""
     chosen = model._layer_indices(layers)
     weights = [W * b.astype(np.float32) if i in chosen else W
                for i, (W, b) in enumerate(zip(model.weights, beta))]
     changed = sum(int(np.count_nonzero((b < 1) & (W != 0)))
                   for i, (W, b) in enumerate(zip(model.weights, beta)) if i in chosen)
-    return _with_weights(model, weights), changed
+    edited = _with_weights(model, weights)
+    if beta_b is not None:
+        for i, (layer, f) in enumerate(zip(edited.layers, beta_b)):
+            if i in chosen:
+                changed += int(np.count_nonzero((f < 1) & (layer.b != 0)))
+                layer.b[...] = (layer.b * f.astype(np.float32)).astype(layer.b.dtype)
+    return edited, changed
+
+
+def selective_pruning_steps(model, x_forget, x_retain, layers=(1, 2), fraction=0.02,
+                            max_steps=50, eps=1e-6):
+    """Selective Pruning as published (Pochinkov & Schoots 2024): iterative.
+
+    Each step scores the neurons of the *current* model (:func:`selective_pruning_scores`:
+    mean |activation| on ``x_forget`` over that on ``x_retain``) and removes, in each layer of
+    ``layers``, the ``ceil(fraction * width)`` not yet removed neurons with the highest ratio
+    (a neuron is removed by zeroing its row of outgoing weights in ``model.weights[l]``, so
+    layer ``l``'s rows are the neurons feeding it). The caller stops when the forget metric
+    has fallen far enough (the paper repeats steps until it does).
+
+    Parameters
+    ----------
+    model : MLP
+        Left unchanged.
+    x_forget, x_retain : float arrays (n, features)
+    layers : tuple of int
+        Layers whose input neurons are pruned; ``(1, 2)``: the 1000 and 800 neurons feeding
+        the two middle weight matrices of 784-1000-800-400-10.
+    fraction : float in (0, 1]
+        Share of each layer's neurons removed per step (the paper: a few percent).
+    max_steps : int
+        Steps at most (fewer if every neuron of a layer is gone).
+
+    Yields
+    ------
+    (int, MLP, list of int64 arrays, int)
+        Step (1, 2, ...), the pruned model (masked: zeros stay zero in training), the removed
+        neurons of each chosen layer so far, and the number of weights zeroed so far.
+    """
+    V.mlp(model)
+    fraction = V.finite_float(fraction, "fraction", low=0, high=1, low_open=True)
+    max_steps = V.positive_int(max_steps, "max_steps")
+    layers = tuple(sorted(set(model._layer_indices(layers))))
+    if not layers:
+        raise ValueError("layers must name at least one layer")
+    removed = {l: np.zeros(model.widths[l], bool) for l in layers}
+    current = model
+    for step in range(1, max_steps + 1):
+        scores = selective_pruning_scores(current, x_forget, x_retain, eps=eps)
+        keep = [None] * len(model.weights)
+        for l in layers:
+            n = model.widths[l]
+            per_step = int(np.ceil(fraction * n))
+            s = np.where(removed[l], -np.inf, scores[l])
+            order = np.argsort(-s, kind="stable")
+            fresh = order[:per_step]
+            fresh = fresh[~removed[l][fresh]]
+            removed[l][fresh] = True
+            mask = np.ones(model.weights[l].shape, bool)
+            mask[removed[l], :] = False
+            keep[l] = mask
+        current = P.apply_masks(model, keep)
+        zeroed = sum(int(np.count_nonzero(model.weights[l][removed[l], :])) for l in layers)
+        yield step, current, [np.flatnonzero(removed[l]) for l in layers], zeroed
+        if any(removed[l].all() for l in layers):
+            return
 
 
 def class_activity(model, x, y, batch_size=P.MAAV_BATCH):
@@ -301,11 +397,15 @@ class Forgetter:
                 elif name == "act_rest":
                     w = (np.arange(len(w)) != self.target) * w
                 v = [np.nan_to_num(mu).T @ w / w.sum() for mu in means]
-            elif name == "fisher_target":
-                v = fisher_diagonal(m, self.x_target, self.y_train[self.y_train == self.target],
-                                    self.ssd_batch)
-            elif name == "fisher_all":
-                v = fisher_diagonal(m, self.x_train, self.y_train, self.ssd_batch)
+            elif name in ("fisher_target", "fisher_target_biases"):
+                v, vb = _fisher(m, self.x_target, self.y_train[self.y_train == self.target],
+                                self.ssd_batch)
+                self._stats["fisher_target_biases"] = vb
+                v = v if name == "fisher_target" else vb
+            elif name in ("fisher_all", "fisher_all_biases"):
+                v, vb = _fisher(m, self.x_train, self.y_train, self.ssd_batch)
+                self._stats["fisher_all_biases"] = vb
+                v = v if name == "fisher_all" else vb
             self._stats[name] = v
         return self._stats[name]
 
@@ -358,10 +458,17 @@ class Forgetter:
         ``(i_forget, i_full)`` on the target's training images and on all of them."""
         return self._stat("fisher_target"), self._stat("fisher_all")
 
-    def ssd_model(self, alpha=10.0, lam=1.0, layers=None):
+    def fisher_biases(self):
+        """The biases' diagonal Fisher importances (:func:`fisher_diagonal_biases`), computed in
+        the same pass as :meth:`fisher`: ``(i_forget, i_full)``."""
+        return self._stat("fisher_target_biases"), self._stat("fisher_all_biases")
+
+    def ssd_model(self, alpha=10.0, lam=1.0, layers=None, biases=False):
         """SSD as published: threshold ``alpha``, no k (every layer by default); the
-        importances are this Forgetter's. Returns (MLP, number of weights changed)."""
-        return _dampen(self.model, ssd_factors(*self.fisher(), alpha, lam), layers)
+        importances are this Forgetter's. ``biases=True`` dampens the biases too, as the
+        paper's code does. Returns (MLP, number of parameters changed)."""
+        beta_b = ssd_factors(*self.fisher_biases(), alpha, lam) if biases else None
+        return _dampen(self.model, ssd_factors(*self.fisher(), alpha, lam), layers, beta_b)
 
     def _count(self, method, layer, k):
         """How many of the ordered weights k means (whole rows for selective pruning)."""

@@ -1,5 +1,8 @@
-"""The rules of targets 11-15 (scripts/verdicts/forgetting.py): a case each accepts and one it
-rejects."""
+"""The rules of targets 11-15 and of the comparison of forgetting methods
+(scripts/verdicts/forgetting.py): a case each accepts and one it rejects."""
+import numpy as np
+import pytest
+
 from tests.scripts import import_script
 
 fg = import_script("verdicts.forgetting")
@@ -44,15 +47,6 @@ def test_where_seed_dependent():
                                              {"dest": 9, "max_rise": 0.1}], "blog": same})
 
 
-def test_features_and_checks_15():
-    grid = list(range(0, 15_001, 1000))
-    run = {"all_classes": {"k_below_10": [3000, 4000, None, 5000, 6000, 3000, 4000, 7000, 5000, 6000]}}
-    f = fg.features_15(run, grid)
-    assert f["v"][2] == 16_000 and f["reached"] == 9 and abs(f["ratio"] - 16 / 3) < 1e-12
-    even = fg.features_15({"all_classes": {"k_below_10": [4000] * 9 + [7000]}}, grid)
-    assert fg.checks_15([f, even]) == ([True, False], [True, False])   # 1.75 < 2
-
-
 def test_features_14_and_11_read_a_run():
     ks = [0, 5000, 10_000]
     run = {"outputs": {"mean_output_of_7s": [[0.0] * 7 + [0.95, 0.0, 0.0], [0.0] * 10,
@@ -65,3 +59,84 @@ def test_features_14_and_11_read_a_run():
     assert (f["start"], f["end"], f["dest"], f["max_rise"]) == (0.95, 0.2, 9, 0.4)
     f11 = fg.features_11(run, {"ks": ks}, 10_000)
     assert f11["t7000"] == 0.05 and abs(f11["drop"] - 2.0) < 1e-9
+
+
+# ---- target 15: the class effect; comparing methods over whole curves ---------------------
+
+def curve(points):
+    """[(forget, retain), ...] -> the results file's curve dict."""
+    return {"forget": [p[0] for p in points], "retain": [p[1] for p in points]}
+
+
+A = curve([(0.98, 0.985), (0.40, 0.983), (0.08, 0.980), (0.02, 0.970)])
+B = curve([(0.98, 0.985), (0.40, 0.982), (0.08, 0.975), (0.02, 0.960)])   # below A everywhere
+C = curve([(0.98, 0.985), (0.40, 0.984), (0.08, 0.970)])                  # ahead at 40%, never 2%
+
+
+def test_frontier_is_the_best_retain_at_or_below_each_level():
+    got = fg.frontier(A["forget"], A["retain"], [0.01, 0.02, 0.1, 0.5])
+    np.testing.assert_allclose(got, [np.nan, 0.970, 0.980, 0.983])
+
+
+def test_beats_needs_every_seed_and_every_level():
+    assert fg.beats([A, A], [B, B])
+    assert not fg.beats([B, B], [A, A])
+    # rejected: behind on one seed
+    assert not fg.beats([A, B], [B, A])
+    # rejected: C is ahead at 40-50%, A reaches 2-7% which C never does: neither beats
+    assert not fg.beats([A], [C]) and not fg.beats([C], [A])
+    a_ahead, c_ahead = fg.ahead(A, C)
+    assert fg.spans(a_ahead) == "2-39%" and fg.spans(c_ahead) == "40-50%"
+    # rejected: identical curves (never strictly above)
+    assert not fg.beats([A], [A])
+    with pytest.raises(ValueError, match="paired"):
+        fg.beats([A, A], [B])
+
+
+def test_class_effect_rejects_exchangeable_classes():
+    rng = np.random.default_rng(0)
+    noise = rng.random((5, 10))                                 # no class effect
+    got = fg.class_effect(noise, permutations=4000)
+    assert not got["differ"] and got["p"] > 0.05
+    assert got["easiest"] is None and got["hardest"] is None
+
+
+def test_class_effect_accepts_a_consistent_order_and_names_only_agreed_classes():
+    rng = np.random.default_rng(1)
+    effect = np.linspace(0, 1, 10)[None, :] + 0.05 * rng.random((5, 10))
+    got = fg.class_effect(effect, permutations=4000)
+    assert got["differ"] and got["p"] < 0.001 and got["kendall_w"] > 0.9
+    assert got["easiest"] == 0 and got["hardest"] == 9
+    # one seed disagrees on the hardest: the effect may hold, the name does not
+    swapped = effect.copy()
+    swapped[2, [8, 9]] = swapped[2, [9, 8]]
+    got = fg.class_effect(swapped, permutations=4000)
+    assert got["differ"] and got["hardest"] is None and got["easiest"] == 0
+
+
+def test_class_effect_p_is_calibrated():
+    # under the null, p < 0.05 about 5% of the time (here 100 tables of 3 seeds x 10 classes)
+    rng = np.random.default_rng(2)
+    ps = np.array([fg.class_effect(rng.random((3, 10)), permutations=500, seed=i)["p"]
+                   for i in range(100)])
+    assert 0.0 <= np.mean(ps < 0.05) <= 0.15 and 0.3 < np.median(ps) < 0.7
+
+
+def test_class_effect_validates():
+    with pytest.raises(ValueError, match="costs"):
+        fg.class_effect(np.ones((1, 10)))
+    with pytest.raises(ValueError, match="costs"):
+        fg.class_effect(np.full((3, 10), np.nan))
+
+
+def test_size_verdicts_15_reads_forget_classes():
+    rng = np.random.default_rng(3)
+    consistent = (np.linspace(0.2, 0.5, 10)[None, :] + 0.01 * rng.random((5, 10))).tolist()
+    noise = rng.random((3, 10)).tolist()
+    classes = {"runs": [{"size": "book", "seed": s, "cost": c} for s, c in enumerate(consistent)]
+               + [{"size": "blog", "seed": s, "cost": c} for s, c in enumerate(noise)]}
+    costs = fg.class_costs(classes)
+    assert costs["book"][1] == [0, 1, 2, 3, 4] and costs["blog"][0].shape == (3, 10)
+    got = fg.size_verdicts_15(classes)
+    assert got == {"book": "held", "blog": "did not hold"}      # noise is rejected
+    assert fg.verdicts.__doc__ and "15" in fg.size_verdicts.__doc__

@@ -82,7 +82,8 @@ def verdicts(results=RESULTS):
     out.update(pruning.verdicts(_results("sgd-2019", results)["runs"] + (demo["runs"] if demo else []),
                                 _results("prune-lq-mnist-seeds", results)["models"],
                                 _results("maav-identity", results)["models"]))
-    out.update(forgetting.verdicts(_results("forget-lq-mnist", results)))
+    out.update(forgetting.verdicts(_results("forget-lq-mnist", results),
+                                   _results("forget-classes", results)))
     timing = load("removal-timing", results)
     out.update(removal.verdicts(
         _results("removal-lq-mnist", results),
