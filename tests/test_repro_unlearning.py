@@ -44,8 +44,7 @@ def test_use_case_rows(forgetting, data, monkeypatch):
     monkeypatch.setattr(f, "MIA_FIT", 300)
     model = small_model(data, 0)
     gold = small_model(data, 0, without=f.TARGET)
-    out = f.use_case(model, gold, data, seed=0, probe_images=1000,
-                     relearn={"max_steps": 40, "lr": 1e-3})
+    out = f.use_case(model, gold, data, seed=0, relearn={"max_steps": 40, "lr": 1e-3})
     json.dumps(out)
     assert set(out) == set(f.USE_CASE) | {"SSD as published", "output of the 7 zeroed",
                                           "gold standard (retrained)", "unedited"}
