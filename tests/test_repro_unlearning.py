@@ -2,7 +2,6 @@
 forget-use-case) on a small network: their structure and the relations the chapters rely on."""
 import json
 
-import numpy as np
 import pytest
 
 from .scripts import import_script
