@@ -64,9 +64,10 @@ def not_just_large_weights(acc_maav, acc_magnitude):
         return f"held: MAAV's choice costs more at every k on all {seeds} seeds"
     if ahead.any(axis=1).all():
         return (f"partly held: MAAV's choice costs more at {int(ahead.sum())} of "
-                f"{ahead.size} (seed, k) pairs, |w|'s at the others")
+                f"{ahead.size} (seed, k) pairs, the largest magnitudes' at the others")
     if not ahead.any():
-        return f"did not hold: the largest |w| cost at least as much at every k on all {seeds} seeds"
+        return (f"did not hold: the largest magnitudes cost at least as much at every k on all "
+                f"{seeds} seeds")
     return (f"depends on the seed: MAAV's choice costs more on {int(ahead.any(axis=1).sum())} "
             f"of {seeds} seeds")
 
