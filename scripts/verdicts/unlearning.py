@@ -33,13 +33,13 @@ def heavy_lifting(acc_largest, acc_random, chance=CHANCE, near=NEAR_CHANCE, gap=
     matters = r - a >= gap
     n = a.size
     if at_chance.all():
-        return f"held: within {near:.0%} of chance on all {n} seeds"
+        return f"held: within {100 * near:.0f} points of chance on all {n} seeds"
     if matters.all():
-        return (f"partly held: on all {n} seeds they cost at least {gap:.0%} more than random "
+        return (f"partly held: on all {n} seeds they cost at least {100 * gap:.0f} points more than random "
                 f"weights, but the network keeps {a.min():.0%} to {a.max():.0%}: not all the "
                 f"heavy lifting")
     if not (at_chance | matters).any():
-        return f"did not hold: on none of {n} seeds do they cost {gap:.0%} more than random"
+        return f"did not hold: on none of {n} seeds do they cost {100 * gap:.0f} points more than random"
     return (f"depends on the seed: they matter on {int((at_chance | matters).sum())} of "
             f"{n} seeds")
 
