@@ -206,28 +206,190 @@ def test_linear_probe_matches_lstsq():
             assert got[l, c] == pytest.approx(np.mean(pred[Y_TEST == c] == c))
 
 
-def test_membership_advantage_separable_and_bounded():
+def test_membership_advantage_separable_and_deterministic():
     m = tiny()
     # members: bright images, non-members: dark ones: the outputs separate them
     adv = F.membership_advantage(m, X + 3, X * 0.01, seed=1)
     assert adv > 0.9
-    same = F.membership_advantage(m, X, X, seed=1)
-    assert -1 <= same <= 1
     assert F.membership_advantage(m, X + 3, X * 0.01, seed=1) == adv    # deterministic
     with pytest.raises(ValueError, match="at least 4"):
         F.membership_advantage(m, X[:3], X)
 
 
-def test_relearn_steps():
+NULL_N = 2000                       # images per set in the null case
+NULL_TOL = 3 * np.sqrt(0.5 / (NULL_N // 2))   # 3 standard errors of TPR - FPR: 0.067
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_membership_advantage_is_near_zero_on_one_distribution(seed):
+    """The null case: members and non-members are two disjoint samples of one distribution,
+    so the attacker can do no better than chance; the advantage is 0 up to sampling, within
+    3 standard errors (sqrt(0.5 / 1000) each). It fails if the attacker were scored on the
+    images it was fitted on, or if the features leaked which set an image came from."""
+    m = tiny()
+    rng = np.random.default_rng(100 + seed)
+    pool = rng.uniform(0, 1, (2 * NULL_N, 6)).astype(np.float32)
+    adv = F.membership_advantage(m, pool[:NULL_N], pool[NULL_N:], seed=seed)
+    assert abs(adv) < NULL_TOL
+    # and the tolerance is tight enough to see a small real difference
+    assert F.membership_advantage(m, pool[:NULL_N] + 0.5, pool[NULL_N:], seed=seed) > NULL_TOL
+
+
+def test_membership_rate_against_the_gold_standard():
+    """The benchmark's way: fit on training (member) against unseen (non-member) images and
+    ask how many of a query set look like members."""
+    m = tiny()
+    bright, dark = X + 3, X * 0.01
+    assert F.membership_rate(m, bright, dark, bright) == 1.0       # members look like members
+    assert F.membership_rate(m, bright, dark, dark) == 0.0
+    rate = F.membership_rate(m, bright, dark, np.vstack([bright[:10], dark[:30]]), seed=2)
+    assert rate == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="x_query"):
+        F.membership_rate(m, bright, dark, X[:0])
+    with pytest.raises(ValueError, match="l2"):
+        F.membership_rate(m, bright, dark, X, l2=-1.0)
+
+
+def test_membership_advantage_refuses_a_negative_l2():
+    with pytest.raises(ValueError, match=r"l2 must lie in \[0"):
+        F.membership_advantage(tiny(), X, X, l2=-1e-3)
+
+
+# --- relearning: a separable toy problem, class T forgotten by zeroing its output
+def separable(n, seed):
+    """Six uniform features; the class is the largest of the first three (learnable)."""
+    x = np.random.default_rng(seed).uniform(0, 1, (n, 6)).astype(np.float32)
+    return x, np.argmax(x[:, :N_CLASSES], axis=1)
+
+
+@pytest.fixture(scope="module")
+def forgotten():
+    """A model trained on the toy problem (about 94% test accuracy), then class T forgotten by
+    zeroing its output column and bias; its training and test images split by class."""
+    x, y = separable(600, 1)
+    xt, yt = separable(300, 2)
+    m = sl.MLP([6, 16, 16, N_CLASSES], seed=0)
+    sl.train(m, x, y, optimizer=sl.Adam(lr=1e-2, eps=1e-3), steps=400, batch_size=30,
+             progress=False)
+    layers = [layer.copy() for layer in m.layers]
+    layers[-1].W[:, TARGET] = 0
+    layers[-1].b[TARGET] = 0
+    f = sl.MLP.from_layers(layers, m.head, m.activation, m.seed, m.metadata)
+    t, tt = y == TARGET, yt == TARGET
+    return {"model": f, "forget": (x[t], y[t]), "retain": (x[~t], y[~t]),
+            "eval_forget": (xt[tt], yt[tt]), "eval_retain": (xt[~tt], yt[~tt])}
+
+
+def relearned_by(measure, d, forget_share):
+    """Whether ``measure`` counts the class as relearned by fine-tuning with this share of
+    forget images in every batch (the old measure knows only a share of 1)."""
+    if measure == "relearn_steps":
+        with pytest.warns(DeprecationWarning, match="use forget.relearn"):
+            steps = F.relearn_steps(d["model"], *d["forget"], *d["eval_forget"], lr=1e-2,
+                                    batch_size=16, max_steps=150, check_every=1)
+        return steps is not None
+    r = F.relearn(d["model"], *d["forget"], *d["retain"], d["eval_forget"], d["eval_retain"],
+                  lr=1e-2, batch_size=16, max_steps=150, forget_share=forget_share)
+    return r.steps is not None
+
+
+@pytest.mark.parametrize("measure", [
+    "relearn",
+    pytest.param("relearn_steps", marks=pytest.mark.xfail(
+        strict=True, reason="the old measure fine-tunes on the target alone, never looks at "
+                            "the other classes, and counts the model that calls everything "
+                            "the target as relearned"))])
+def test_calling_everything_the_target_is_not_relearning(forgotten, measure):
+    """Fine-tuning on the target's images alone turns the model into one that calls (almost)
+    everything the target: the target's accuracy passes 90% while the other classes go. That
+    must not count as relearned."""
+    d = forgotten
+    r = F.relearn(d["model"], *d["forget"], *d["retain"], d["eval_forget"], d["eval_retain"],
+                  lr=1e-2, batch_size=16, max_steps=150, forget_share=1.0)
+    assert r.forget.max() > 0.9 and r.retain[-1] < 0.2        # it does call everything T
+    assert not relearned_by(measure, d, forget_share=1.0)
+
+
+def test_relearn_with_the_mix_keeps_the_other_classes(forgotten):
+    d = forgotten
+    model = d["model"]
+    before = [W.copy() for W in model.weights]
+    r = F.relearn(model, *d["forget"], *d["retain"], d["eval_forget"], d["eval_retain"],
+                  lr=1e-2, batch_size=16, max_steps=150, forget_share=0.5, margin=0.01)
+    assert r.steps is not None and r.steps > 0
+    assert r.checked[0] == 0 and r.checked[-1] == r.steps and np.all(np.diff(r.checked) == 1)
+    assert r.forget[0] == model.accuracy(*d["eval_forget"])
+    assert r.retain_start == model.accuracy(*d["eval_retain"])
+    assert r.forget[-1] > 0.9 and r.retain_at >= r.retain_start - 0.01
+    assert np.all((r.forget[:-1] <= 0.9) | (r.retain[:-1] < r.retain_start - 0.01))
+    again = F.relearn(model, *d["forget"], *d["retain"], d["eval_forget"], d["eval_retain"],
+                      lr=1e-2, batch_size=16, max_steps=150)
+    assert again.steps == r.steps and np.array_equal(again.retain, r.retain)   # seeded
+    for W, B in zip(model.weights, before):
+        np.testing.assert_array_equal(W, B)                     # the model is left alone
+    # an unedited class is relearned at step 0; an unreachable threshold never
+    assert F.relearn(model, *d["retain"], *d["retain"], d["eval_retain"], d["eval_retain"],
+                     threshold=0.5).steps == 0
+    never = F.relearn(model, *d["forget"], *d["retain"], d["eval_forget"], d["eval_retain"],
+                      threshold=1.0, max_steps=6, check_every=4)
+    assert never.steps is None and list(never.checked) == [0, 4, 6]
+
+
+def test_relearn_bad_inputs(forgotten):
+    d = forgotten
+    m, (xf, yf), (xr, yr) = d["model"], d["forget"], d["retain"]
+    ef, er = d["eval_forget"], d["eval_retain"]
+    with pytest.raises(ValueError, match="x_forget must hold at least one image"):
+        F.relearn(m, xf[:0], yf[:0], xr, yr, ef, er)
+    with pytest.raises(ValueError, match="x_retain must hold at least one image"):
+        F.relearn(m, xf, yf, xr[:0], yr[:0], ef, er)
+    with pytest.raises(ValueError, match="forget_share"):
+        F.relearn(m, xf, yf, xr, yr, ef, er, forget_share=0)
+    with pytest.raises(ValueError, match="margin"):
+        F.relearn(m, xf, yf, xr, yr, ef, er, margin=-0.1)
+    with pytest.raises(ValueError, match="eval_retain must be a pair"):
+        F.relearn(m, xf, yf, xr, yr, ef, xr)
+
+
+def test_relearn_steps_is_deprecated_and_unchanged():
     m = tiny()
     before = [W.copy() for W in m.weights]
     xt, yt = X[Y == TARGET], Y[Y == TARGET]
-    steps = F.relearn_steps(m, xt, yt, xt, yt, threshold=0.9, lr=1e-2, batch_size=8,
-                            max_steps=400, check_every=5)
+    with pytest.warns(DeprecationWarning, match="use forget.relearn"):
+        steps = F.relearn_steps(m, xt, yt, xt, yt, threshold=0.9, lr=1e-2, batch_size=8,
+                                max_steps=400, check_every=5)
     assert steps is not None and steps % 5 == 0 and 0 <= steps <= 400
-    assert F.relearn_steps(m, xt, yt, xt, yt, threshold=1.0, max_steps=5) is None  # > 1 never
+    with pytest.warns(DeprecationWarning):
+        assert F.relearn_steps(m, xt, yt, xt, yt, threshold=1.0, max_steps=5) is None
     for W, B in zip(m.weights, before):
         np.testing.assert_array_equal(W, B)
+
+
+def test_relearn_steps_without_target_images_names_them():
+    m = tiny()
+    with pytest.warns(DeprecationWarning), \
+            pytest.raises(ValueError, match="x_target must hold at least one image"):
+        F.relearn_steps(m, X[:0], Y[:0], X_TEST, Y_TEST, threshold=0.9)
+
+
+@pytest.mark.parametrize("bad, what", [(-1.0, ">= 0"), (np.nan, "finite"), (np.inf, "finite")])
+@pytest.mark.parametrize("which", ["i_forget", "i_full"])
+def test_ssd_factors_refuses_negative_or_nan_importances(bad, what, which):
+    good = [np.ones((2, 3)), np.ones(4)]
+    worse = [np.ones((2, 3)), np.array([5.0, 1.0, bad, 2.0])]
+    f, d = (worse, good) if which == "i_forget" else (good, worse)
+    with pytest.raises(ValueError, match=rf"{which}\[1\] must hold .*{what}"):
+        F.ssd_factors(f, d)
+
+
+@pytest.mark.parametrize("layer", [-1, -4, 4, 1.0, True, None])
+@pytest.mark.parametrize("call", ["scores", "order"])
+def test_scores_and_order_refuse_a_layer_out_of_range(forgetter, call, layer):
+    with pytest.raises(ValueError, match=r"layer must be a layer index in \[0, 3\]"):
+        getattr(forgetter, call)("magnitude", layer)
+    # the last layer is 3, not -1
+    np.testing.assert_array_equal(forgetter.scores("magnitude", 3),
+                                  np.abs(forgetter.model.weights[3]))
 
 
 def test_bad_inputs(forgetter):

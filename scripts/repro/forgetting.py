@@ -480,3 +480,131 @@ def forget_classes(seeds=CLASS_SEEDS, blog_seeds=common.SEEDS, name="lq-mnist"):
 
 EXPERIMENTS["forget-methods"] = forget_methods
 EXPERIMENTS["forget-classes"] = forget_classes
+
+
+# ------------------------------------------------------------------------------------------
+# The book-sized seeds of two chapters' verdicts (not blog reproduction targets): the heavy
+# lifting of *Introduction to Forgetting* as behaviour, and the use case of *First Experiment
+# Summary* (relearning and membership inference against the gold standard).
+
+KS_HEAVY = [0, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000]
+HEAVY_METHODS = ["maav", "magnitude", "random"]          # largest first, at matched counts
+USE_CASE = {                                             # the matched-count methods, k = 7,000
+    "MAAV difference (blog)": "maav_difference", "Selective Pruning": "selective_pruning",
+    "SSD, matched count": "ssd", "random": "random"}
+RELEARN = {"threshold": 0.9, "margin": 0.01, "forget_share": 0.5, "batch_size": 32,
+           "lr": 1e-4, "max_steps": 300, "check_every": 1}
+RETAIN_EVAL = 2_000               # test images of the other digits the relearning checks
+MIA_FIT = 2_000                   # images of each set the benchmark's attacker is fitted on
+
+
+def heavy_lifting(model, ds, seed):
+    """Test accuracy after removing the k largest weights of both middle layers by MAAV (all
+    classes), by |w| and at random, and the k smallest by MAAV, for k in KS_HEAVY."""
+    forgetter = F.Forgetter(model, ds.x_train, ds.y_train, TARGET, seed=seed)
+    weights = np.bincount(ds.y_test, minlength=10) / len(ds.y_test)
+    out = {"test_accuracy": round(float(model.accuracy(ds.x_test, ds.y_test)), 6)}
+    for method in HEAVY_METHODS:
+        sweep = forgetter.sweep(method, KS_HEAVY, layers=(1, 2), x=ds.x_test, y=ds.y_test)
+        out[f"largest_{method}" if method != "random" else "random"] = \
+            common.floats(np.nan_to_num(sweep.class_accuracy()) @ weights)
+    maav = sl.prune.maav(model, ds.x_train)
+    out["smallest_maav"] = common.floats(
+        [sl.prune.prune(model, maav, counts=[None, k, k, None]).accuracy(ds.x_test, ds.y_test)
+         if k else out["test_accuracy"] for k in KS_HEAVY])
+    return out
+
+
+def forget_heavy_lifting(seeds=common.SEEDS):
+    """Introduction to Forgetting's verdicts as behaviour, book-sized lq-mnist seeds 0-2 (the
+    blog-sized models cost 8 minutes each to train and are not cached)."""
+    ds = common.dataset("lq-mnist")
+    runs = []
+    for seed in tqdm(seeds, desc="forget-heavy-lifting", unit="model"):
+        model = common.zoo_model("lq-mnist", seed)
+        start = time.perf_counter()
+        runs.append({"size": "book", "steps": sl.zoo.CONFIGS["lq-mnist"].default_steps,
+                     "seed": seed, **heavy_lifting(model, ds, seed),
+                     "seconds": round(time.perf_counter() - start, 1)})
+    return {"model": "lq-mnist", "layers": [1, 2], "ks": KS_HEAVY, "runs": runs}
+
+
+def use_case_models(model, gold, forgetter):
+    """The edited models of the use case: the matched-count methods at k = K_BLOG per middle
+    layer, SSD as published, the output of the 7 zeroed (column and bias), the gold standard
+    and the unedited network."""
+    models = {name: forgetter.model_at(method, K_BLOG) for name, method in USE_CASE.items()}
+    models["SSD as published"] = forgetter.ssd_model(alpha=10.0, lam=1.0)[0]
+    layers = [layer.copy() for layer in model.layers]
+    layers[-1].W[:, TARGET] = 0
+    layers[-1].b[TARGET] = 0
+    models["output of the 7 zeroed"] = sl.MLP.from_layers(layers, model.head, model.activation,
+                                                          model.seed, model.metadata)
+    models["gold standard (retrained)"] = gold
+    models["unedited"] = model
+    return models
+
+
+def use_case(model, gold, ds, seed, relearn=None):
+    """Forget and retain accuracy, relearning (the mix and the old recipe) and membership
+    inference for every model of :func:`use_case_models` (the probes of the unedited, the
+    MAAV-difference and the gold network are in ``forget-lq-mnist``)."""
+    relearn = {**RELEARN, **(relearn or {})}
+    is7_test, is7_train = ds.y_test == TARGET, ds.y_train == TARGET
+    x7, y7 = ds.x_train[is7_train], ds.y_train[is7_train]
+    xr, yr = ds.x_train[~is7_train], ds.y_train[~is7_train]
+    rng = np.random.default_rng(seed)
+    rest_test = np.flatnonzero(~is7_test)
+    pick = rng.choice(rest_test, min(RETAIN_EVAL, rest_test.size), replace=False)
+    eval_forget = (ds.x_test[is7_test], ds.y_test[is7_test])
+    eval_retain = (ds.x_test[pick], ds.y_test[pick])
+    members = xr[rng.choice(len(xr), min(MIA_FIT, len(xr)), replace=False)]
+    forgetter = F.Forgetter(model, ds.x_train, ds.y_train, TARGET, seed=seed)
+    out = {}
+    for name, m in use_case_models(model, gold, forgetter).items():
+        start = time.perf_counter()
+        pred = m.predict(ds.x_test)
+        mix = F.relearn(m, x7, y7, xr, yr, eval_forget, eval_retain, seed=seed, **relearn)
+        # the old recipe: 7s only, counted on the 7s alone (margin 1: the others may go)
+        alone = F.relearn(m, x7, y7, xr, yr, eval_forget, eval_retain, seed=seed,
+                          **{**relearn, "forget_share": 1.0, "margin": 1.0})
+        out[name] = {
+            "forget": round(float(np.mean(pred[is7_test] == TARGET)), 6),
+            "retain": round(float(np.mean(pred[~is7_test] == ds.y_test[~is7_test])), 6),
+            "changed": int(m.n_parameters()) if m is gold else int(
+                sum(np.count_nonzero(a != b) for a, b in zip(m.weights, model.weights))
+                + sum(np.count_nonzero(a != b) for a, b in zip(m.biases, model.biases))),
+            "relearn": {"steps": mix.steps, "retain_start": round(mix.retain_start, 6),
+                        "retain_at": round(mix.retain_at, 6),
+                        "retain_min": round(mix.retain_min, 6),
+                        "forget_at": round(float(mix.forget[-1]), 6)},
+            "relearn_7s_only": {"steps": alone.steps, "retain_at": round(alone.retain_at, 6)},
+            "mia_advantage": round(F.membership_advantage(m, x7, ds.x_test[is7_test],
+                                                          seed=seed), 6),
+            "mia_rate": round(F.membership_rate(m, members, ds.x_test[~is7_test], x7,
+                                                seed=seed), 6),
+            "seconds": round(time.perf_counter() - start, 1)}
+    return out
+
+
+def forget_use_case(seeds=common.SEEDS):
+    """First Experiment Summary's use case on book-sized lq-mnist seeds 0-2, each against its
+    gold standard (lq-mnist-without-7, same seed)."""
+    ds = common.dataset("lq-mnist")
+    runs = []
+    for seed in tqdm(seeds, desc="forget-use-case", unit="model"):
+        model = common.zoo_model("lq-mnist", seed)
+        gold = common.zoo_model(GOLD, seed)
+        start = time.perf_counter()
+        runs.append({"size": "book", "steps": sl.zoo.CONFIGS["lq-mnist"].default_steps,
+                     "seed": seed, "methods": use_case(model, gold, ds, seed),
+                     "seconds": round(time.perf_counter() - start, 1)})
+    n_member = int(min(np.sum(ds.y_train == TARGET), np.sum(ds.y_test == TARGET)) // 2)
+    return {"model": "lq-mnist", "gold": GOLD, "target": TARGET, "k": K_BLOG,
+            "methods": USE_CASE, "relearn": RELEARN, "retain_eval_images": RETAIN_EVAL,
+            "mia_fit_images": MIA_FIT,
+            "mia_advantage_se": round(float(np.sqrt(0.5 / n_member)), 6), "runs": runs}
+
+
+EXPERIMENTS["forget-heavy-lifting"] = forget_heavy_lifting
+EXPERIMENTS["forget-use-case"] = forget_use_case
