@@ -15,8 +15,11 @@ Two kinds of criteria choose what goes:
   all hidden neurons, ranked across layers:
   ``apoz``, the average percentage of zeros (Hu et al. 2016): the fraction of samples on which
   the neuron's ReLU outputs 0, high = unimportant; and ``group_norm``, the L2 norm of the
-  neuron's incoming column and outgoing row together, divided by the mean of its layer (as
-  Torch-Pruning's default ``GroupNormImportance`` with ``normalizer="mean"``).
+  neuron's incoming column and outgoing row together, divided by the mean of its layer. This
+  is our own group score, not Torch-Pruning's: its default ``GroupMagnitudeImportance``
+  (p=2, ``group_reduction="mean"``, ``normalizer="mean"``) sums the squares without the square
+  root. The two rank the neurons of one layer alike but can rank neurons of different layers
+  differently, which matters here because the lowest scores are taken across layers.
   Both zero the neuron's outgoing row, so :func:`remove_activations` deletes it.
 
 Every record checks that removal is exact: ``max_output_change`` is the largest difference
@@ -69,7 +72,9 @@ def neuron_scores(model, criterion, x=None):
     layer (``len(widths) - 2`` vectors of shape (width,)).
 
     ``apoz``: ``1 - fraction of samples of x on which the neuron outputs exactly 0``.
-    ``group_norm``: ``sqrt(sum W_in[:, j]**2 + sum W_out[j, :]**2)`` divided by its layer's mean.
+    ``group_norm``: ``sqrt(sum W_in[:, j]**2 + sum W_out[j, :]**2)`` divided by its layer's mean
+    (not Torch-Pruning's ``GroupMagnitudeImportance``, which leaves out the square root; see
+    the module docstring).
     """
     _check_model(model)
     if criterion == "apoz":
@@ -213,8 +218,13 @@ class RemovalRun:
     def width_when(self, layer, other, level):
         """Width fraction of hidden ``layer`` when hidden layer ``other`` first falls to
         ``level`` (a fraction of its width), interpolated between the two records around that
-        point; None if ``other`` never falls that far. Layers are 0-based hidden indices."""
+        point; None if ``other`` never falls that far. Layers are 0-based hidden indices in
+        ``[0, n_hidden)``; ``level`` is in [0, 1]."""
         wf = self.width_fractions
+        n_hidden = wf.shape[1]
+        layer = _hidden_index(layer, "layer", n_hidden)
+        other = _hidden_index(other, "other", n_hidden)
+        level = V.finite_float(level, "level", low=0, high=1)
         below = np.flatnonzero(wf[:, other] <= level)
         if below.size == 0:
             return None
@@ -287,6 +297,8 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
     criterion : str, one of :data:`CRITERIA`
     amounts : list of float in [0, 1]
         Target sparsities (weight criteria) or fractions of hidden neurons (neuron criteria).
+        Sorted into increasing order, so that the records' sizes fall monotonically (what
+        :meth:`RemovalRun.accuracy_at` and :meth:`RemovalRun.widths_at` interpolate on).
     x_score : array (n, n_features)
         Data for MAAV and APoZ (a training batch).
     x_test, y_test : arrays
@@ -312,7 +324,8 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
     """
     x_test, y_test, x_check, retrain_steps = _common(model, criterion, x_score, x_test, y_test,
                                                      check_rows, retrain_steps)
-    amounts = [V.finite_float(a, "amounts[%d]" % i, low=0, high=1) for i, a in enumerate(amounts)]
+    amounts = sorted(V.finite_float(a, "amounts[%d]" % i, low=0, high=1)
+                     for i, a in enumerate(amounts))
     run = RemovalRun(criterion, "one-shot")
     base = model.accuracy(x_test, y_test)
     run._record(0.0, model, base, base, (0.0, 0.0), keep_models)
@@ -439,6 +452,14 @@ def from_scratch(shrunk, x, y, steps, seed=0, keep_mask=False, optimizer=None, b
 def _check_model(model):
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
+
+
+def _hidden_index(value, name, n_hidden):
+    """A hidden layer's 0-based index, refused outside [0, n_hidden) (no negative indexing)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 0 <= value < n_hidden:
+        raise ValueError(f"{name} must be a hidden layer index in [0, {n_hidden}); got {value!r}")
+    return int(value)
 
 
 def _need_x(x, criterion):

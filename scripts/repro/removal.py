@@ -284,6 +284,81 @@ def removal_longboy(seeds=SEEDS, sizes=(None,), blog_seeds=(0,)):
             "exact_tol": EXACT_TOL, "runs": runs}
 
 
+# ------------------------------------------------------- targets 17 and 18: the controls
+
+# (label, criterion, prune_last) of every schedule the triangle is compared across
+TRIANGLE_SCHEDULES = (("maav", "maav", True), ("magnitude", "magnitude", True),
+                      ("random", "random", True), ("group_norm", "group_norm", True),
+                      ("maav, output spared", "maav", False),
+                      ("magnitude, output spared", "magnitude", False),
+                      ("random, output spared", "random", False))
+SHRINK_LEVEL = 0.9           # a layer "has started to shrink" once it has lost 10% of its neurons
+
+
+def size_when_shrinks(run, level=SHRINK_LEVEL):
+    """For each hidden layer, the fraction of nonzero parameters left when the layer first falls
+    to ``level`` of its width (interpolated between records; None if it never does)."""
+    wf, size = run.width_fractions, run.size_left
+    out = []
+    for i in range(wf.shape[1]):
+        below = np.flatnonzero(wf[:, i] <= level)
+        if below.size == 0:
+            out.append(None)
+            continue
+        k = int(below[0])
+        if k == 0:
+            out.append(1.0)
+            continue
+        w0, w1 = wf[k - 1, i], wf[k, i]
+        t = (w0 - level) / (w0 - w1) if w0 != w1 else 1.0
+        out.append(round(float(size[k - 1] + t * (size[k] - size[k - 1])), 6))
+    return out
+
+
+def first_to_shrink(sizes):
+    """1-based index of the hidden layer that loses ``SHRINK_LEVEL`` first (at the largest size
+    left), None if none does; ties go to the earlier layer."""
+    known = [(s, -i) for i, s in enumerate(sizes) if s is not None]
+    return None if not known else 1 - max(known)[1]
+
+
+def triangle_controls(name, seeds=SEEDS, schedules=TRIANGLE_SCHEDULES, at=AT_17):
+    """The Part 2 / Longboy schedule (iterative, 20% a step, 14 steps; 2,000 scoring and 2,000
+    test images) on zoo model ``name`` for every (criterion, ``prune_last``) in ``schedules``
+    and every seed: the hidden widths kept at ``at`` of the nonzero parameters, the size at
+    which each layer has lost 10% of its neurons, and which layer does so first. Neuron
+    criteria (``group_norm``) take 20% of the hidden neurons a step; ``prune_last`` does not
+    apply to them."""
+    data = dataset(name)
+    x_score = data.x_train[:N_SCORE]
+    x_test, y_test = data.x_test[:N_TEST_DEEP], data.y_test[:N_TEST_DEEP]
+    runs = []
+    for seed in tqdm(seeds, desc=f"{name} controls", leave=False):
+        model = zoo_model(name, seed)
+        for label, criterion, prune_last in schedules:
+            run = sl.schedule.iterative(model, criterion, STEP, N_STEPS, x_score, x_test, y_test,
+                                        seed=seed, prune_last=prune_last)
+            sizes = size_when_shrinks(run)
+            runs.append({"seed": seed, "schedule": label, "criterion": criterion,
+                         "prune_last": prune_last, "steps": model.metadata["steps"],
+                         "base_accuracy": rounded(run.accuracy[0]), **curve(run),
+                         "kept_at": floats(run.widths_at(at)),
+                         "accuracy_at": rounded(run.accuracy_at(at)),
+                         "size_when_shrinks": sizes, "first_to_shrink": first_to_shrink(sizes)})
+    return {"model": name, "widths": list(sl.zoo.CONFIGS[name].widths),
+            "steps": sl.zoo.CONFIGS[name].default_steps, "step": STEP, "n_steps": N_STEPS,
+            "at": at, "shrink_level": SHRINK_LEVEL, "n_score": N_SCORE, "n_test": N_TEST_DEEP,
+            "schedules": [{"label": l, "criterion": c, "prune_last": p} for l, c, p in schedules],
+            "exact_tol": EXACT_TOL, "runs": runs}
+
+
+def removal_triangle_controls(seeds=SEEDS):
+    """Targets 17 and 18 against controls: :func:`triangle_controls` on the book-sized
+    1000-1000-1000 (*Part 2*) and six-layer (*Longboy*) models, seeds 0-2."""
+    return {name: triangle_controls(name, seeds)
+            for name in ("lq-mnist-1000x3", "lq-mnist-longboy")}
+
+
 EXPERIMENTS = {
     "removal-lq-mnist": removal_lq_mnist,
     "removal-control": removal_control,
@@ -292,6 +367,7 @@ EXPERIMENTS = {
     "removal-1000x3-20000": lambda: removal_1000x3(seeds=(0,), sizes=(BLOG_STEPS,)),
     "removal-longboy": removal_longboy,
     "removal-longboy-20000": lambda: removal_longboy(seeds=(0,), sizes=(BLOG_STEPS,)),
+    "removal-triangle-controls": removal_triangle_controls,
 }
 
 TARGETS = {
