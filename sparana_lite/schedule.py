@@ -365,8 +365,10 @@ def iterative(model, criterion, step, n_steps, x_score=None, x_test=None, y_test
     current = model
     for k in _bar(range(1, n_steps + 1), progress, f"{criterion}, iterative"):
         if criterion in WEIGHT_CRITERIA:
-            ratios = [None if i == len(current.layers) - 1 and not prune_last else
-                      1.0 - (1.0 - step) * (1.0 - s) for i, s in enumerate(current.sparsity())]
+            ratios = [None if (i == len(current.layers) - 1 and not prune_last) or not size
+                      else 1.0 - (1.0 - step) * layer.nnz() / size
+                      for i, layer in enumerate(current.layers)
+                      for size in [layer.shape[0] * layer.shape[1]]]  # an emptied layer: None
             scores = weight_scores(current, criterion, x_score, seed + k)
             pruned = P.prune(current, scores, ratios=ratios)
         else:

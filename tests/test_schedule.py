@@ -266,3 +266,11 @@ def test_group_norm_named_for_what_it_is(trained_small):
     doc = S.__doc__ + S.neuron_scores.__doc__
     assert "as Torch-Pruning's default" not in doc
     assert "GroupMagnitudeImportance" in doc and "not Torch-Pruning's" in doc
+
+
+def test_iterative_goes_on_past_an_emptied_layer():
+    """Random pruning of every layer of a narrow net can empty a hidden layer; the schedule
+    records the dead network (chance accuracy) instead of dividing by its zero size."""
+    model = sl.MLP([12, 3, 3, 4], seed=0)
+    run = S.iterative(model, "random", 0.6, 6, None, X, Y, prune_last=True)
+    assert len(run.widths) == 7 and min(min(w[1:-1]) for w in run.widths) == 0
