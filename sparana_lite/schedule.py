@@ -38,7 +38,7 @@ from .train import Adam, train
 
 __all__ = ["CRITERIA", "WEIGHT_CRITERIA", "NEURON_CRITERIA", "RemovalRun", "weight_scores",
            "neuron_scores", "prune_step", "one_shot", "iterative", "from_scratch",
-           "dense_parameters", "zoo_runs"]
+           "dense_parameters", "scaled_widths", "zoo_runs"]
 
 WEIGHT_CRITERIA = ("maav", "magnitude", "random", "activation_rank")
 NEURON_CRITERIA = ("apoz", "group_norm")
@@ -50,6 +50,43 @@ def dense_parameters(model):
     """Weights and biases a dense forward pass of ``model`` stores: sum of n_in*n_out + n_out."""
     return int(sum(n_in * n_out + n_out for n_in, n_out in zip(model.widths[:-1],
                                                                  model.widths[1:])))
+
+
+def scaled_widths(widths, n_parameters):
+    """``widths`` with every hidden width scaled by one factor, chosen so that a dense network
+    of the new widths has as close as possible to ``n_parameters`` weights and biases.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Layer widths, input to output (at least one hidden layer); input and output are kept.
+    n_parameters : int
+        Target count of weights + biases (e.g. the nonzeros of a pruned network).
+
+    Returns
+    -------
+    list of int
+        The scaled widths (hidden widths at least 1), for Liu et al.'s comparison at equal
+        nonzeros: a dense network as small as a sparse one.
+    """
+    widths = [V.positive_int(w, "widths[%d]" % i) for i, w in enumerate(widths)]
+    if len(widths) < 3:
+        raise ValueError(f"widths must have at least one hidden layer; got {widths}")
+    n_parameters = V.positive_int(n_parameters, "n_parameters")
+
+    def count(w):
+        return sum(a * b + b for a, b in zip(w[:-1], w[1:]))
+
+    def scaled(c):
+        return [widths[0]] + [max(1, int(round(c * h))) for h in widths[1:-1]] + [widths[-1]]
+
+    lo, hi = 0.0, 1.0
+    while count(scaled(hi)) < n_parameters:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if count(scaled(mid)) < n_parameters else (lo, mid)
+    return min((scaled(lo), scaled(hi)), key=lambda w: abs(count(w) - n_parameters))
 
 
 # --------------------------------------------------------------------------- scores

@@ -143,11 +143,3 @@ def test_removal_liu_equal_nonzeros(removal):
     assert abs(nets["dense, equal nonzeros"]["nonzero"] - nets["inherited"]["nonzero"]) \
         < 0.1 * nets["inherited"]["nonzero"]
     assert nets["dense, shrunk widths"]["nonzero"] > nets["inherited"]["nonzero"]
-
-
-def test_widths_with_parameters_matches_the_count():
-    module = import_script("repro.removal")
-    w = module.widths_with_parameters([784, 567, 327, 400, 10], 190_000)
-    count = sum(a * b + b for a, b in zip(w[:-1], w[1:]))
-    assert w[0] == 784 and w[-1] == 10 and abs(count - 190_000) < 2_000
-    assert w[1] > w[2] and w[3] > w[2]          # the shrunk shape, scaled

@@ -274,3 +274,15 @@ def test_iterative_goes_on_past_an_emptied_layer():
     model = sl.MLP([12, 3, 3, 4], seed=0)
     run = S.iterative(model, "random", 0.6, 6, None, X, Y, prune_last=True)
     assert len(run.widths) == 7 and min(min(w[1:-1]) for w in run.widths) == 0
+
+
+def test_scaled_widths_matches_the_count():
+    w = S.scaled_widths([784, 567, 327, 400, 10], 190_000)
+    count = sum(a * b + b for a, b in zip(w[:-1], w[1:]))
+    assert w[0] == 784 and w[-1] == 10 and abs(count - 190_000) < 2_000
+    assert w[1] > w[3] > w[2]                   # the shape, scaled
+    assert S.scaled_widths([4, 10, 3], 10**6)[1] > 10     # grows when asked for more
+    with pytest.raises(ValueError, match="hidden"):
+        S.scaled_widths([4, 3], 100)
+    with pytest.raises(ValueError, match="n_parameters"):
+        S.scaled_widths([4, 5, 3], 0)

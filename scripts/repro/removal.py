@@ -488,24 +488,6 @@ LIU_SPARSITY = 0.9           # the chapter's one-shot MAAV model at 90% sparsity
 LIU_BUDGETS = (300, 1500)    # training steps after removal (the chapter's 300, and five times it)
 
 
-def widths_with_parameters(widths, n_parameters):
-    """``widths`` with every hidden width scaled by one factor, chosen so that the dense
-    network's weights and biases come as close as possible to ``n_parameters``."""
-    def count(w):
-        return sum(a * b + b for a, b in zip(w[:-1], w[1:]))
-
-    def scaled(c):
-        return [widths[0]] + [max(1, int(round(c * h))) for h in widths[1:-1]] + [widths[-1]]
-
-    lo, hi = 0.0, 1.0
-    while count(scaled(hi)) < n_parameters:
-        hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if count(scaled(mid)) < n_parameters else (lo, mid)
-    return min((scaled(lo), scaled(hi)), key=lambda w: abs(count(w) - n_parameters))
-
-
 def removal_liu(seeds=SPEED_SEEDS, sparsity=LIU_SPARSITY, budgets=LIU_BUDGETS):
     """Liu et al. (ICLR 2019) at equal nonzeros, on the book-sized lq-mnist model: MAAV prunes
     every layer but the output layer to ``sparsity`` (one shot) and removal shrinks it; then,
@@ -527,7 +509,7 @@ def removal_liu(seeds=SPEED_SEEDS, sparsity=LIU_SPARSITY, budgets=LIU_BUDGETS):
         pruned = sl.prune.prune(model, sl.prune.maav(model, x_score), ratio=sparsity)
         shrunk = sl.remove_activations(pruned)
         n_nonzero = int(shrunk.n_parameters())
-        equal = widths_with_parameters(list(shrunk.widths), n_nonzero)
+        equal = sl.schedule.scaled_widths(shrunk.widths, n_nonzero)
         entry = {"seed": seed, "base_accuracy": rounded(model.accuracy(data.x_test, data.y_test), 4),
                  "shrunk_widths": list(map(int, shrunk.widths)), "equal_widths": equal,
                  "accuracy_before": rounded(shrunk.accuracy(data.x_test, data.y_test), 4),
