@@ -363,7 +363,7 @@ def removal_triangle_controls(seeds=SEEDS):
 
 SPEED_CRITERIA = ("maav", "magnitude", "random")
 SPEED_AMOUNTS = [0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
-SPEED_SEEDS = (1, 3, 2)      # three independent book-sized lq-mnist models (in the order the
+SPEED_SEEDS = (3, 1, 2)      # three independent book-sized lq-mnist models (in the order the
                              # zoo cache got them on the machine that ran this)
 SPEED_BATCHES = (1, 1000)
 SPEED_REPEATS = 5
