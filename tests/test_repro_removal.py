@@ -67,6 +67,7 @@ def test_removal_timing_keeps_ratios_only(removal):
             assert all(v > 0 for v in e[clock]["speedup_fastest"][kind])
     assert e["flop_ratio"]["masked"] == [1.0, 1.0]
     assert e["max_relative_difference"] < 1e-5
+    assert isinstance(e["load"]["busy"], bool) and len(e["load"]["load_average_1min"]) == 2
 
 
 def test_deep_runs_blog_size_only_for_blog_seeds(removal):

@@ -180,7 +180,11 @@ def removal_timing(seed=0, sizes=SIZES, sparsities=TIMING_SPARSITIES, batch=TIMI
 
     Speed-ups are t(dense) / t(model) from the medians (and from the fastest calls) of
     ``repeats`` calls. Times depend on the machine and its load, so only the ratios are kept,
-    with the load average around the measurement."""
+    with the load average around the measurement and ``load`` (``sl.cost.MachineLoad``: other
+    processes' CPU share, and ``busy``) around the CPU-clock timing. On a busy machine the
+    wall clock measures the scheduler: a two-thread call ends when its second thread gets a
+    core, on the scheduler's tick, so identical computations snap to the same multiple of it
+    (the masked model's constant 0.6575 in the file measured in December 2026)."""
     import numba
 
     data = dataset("lq-mnist")
@@ -202,7 +206,8 @@ def removal_timing(seed=0, sizes=SIZES, sparsities=TIMING_SPARSITIES, batch=TIMI
                           / max(1.0, float(np.abs(ref[s]).max())))
                     for s in sparsities for kind in ("csr", "shrunk"))
         load = [os.getloadavg()[0]]
-        cpu = cpu_seconds(models, x, repeats)
+        with sl.cost.MachineLoad() as machine:
+            cpu = cpu_seconds(models, x, repeats)
         load.append(os.getloadavg()[0])
         wall = sl.cost.forward_times(models, x, batch_sizes=(batch,), repeats=repeats)
         load.append(os.getloadavg()[0])
@@ -226,7 +231,10 @@ def removal_timing(seed=0, sizes=SIZES, sparsities=TIMING_SPARSITIES, batch=TIMI
                     "wall": {"speedup_median": ratios(wall.seconds[batch]),
                              "speedup_fastest": ratios(wall.fastest[batch]),
                              "threads": numba.get_num_threads()},
-                    "load_average_1min": floats(load, 2)})
+                    "load_average_1min": floats(load, 2),
+                    # around the CPU-clock timing: other processes' share of the CPU, and
+                    # whether the machine was busy (then re-measure on a quiet one)
+                    "load": machine.as_dict()})
     return {"sizes": sizes_of("lq-mnist", sizes), "criterion": "maav",
             "sparsities": list(sparsities),
             "batch": batch, "repeats": repeats,
