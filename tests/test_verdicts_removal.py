@@ -89,6 +89,8 @@ def test_verdict_10_judges_only_models_a_user_would_keep():
     assert rm.verdict_10(_speed_results([1.1, 1.0, 1.13], [1.3, 1.4, 1.5]), "cpu").startswith(
         "partly held:")
     assert rm.kept_speedups(_speed_results([1.1, 1.0, 1.3], [1, 1, 1])) == [1.0, 1.1, 1.3]
+    one = _speed_results([1.3], [1.3])                     # fewer than three seeds: said so
+    assert rm.verdict_10(one, "cpu").startswith("held on 1 seed only:")
 
 
 def test_differs_from_controls_needs_every_seed():

@@ -238,8 +238,10 @@ def verdict_10(results, cpu):
     found = [f"{'no fine-tuning' if budget == 'none' else 'fine-tuned'}, within {band * 100:g} "
              f"point{'s' if band != 0.005 else ''}: {speed(v)} "
              f"({min(v):.2f}-{max(v):.2f}x)" for (budget, band), v in kept.items()]
-    return (f"{speed_target(kept)}: the smallest MAAV-shrunk model that keeps its accuracy, "
-            f"batch 1,000, one thread; " + "; ".join(found)
+    seeds = sorted({e["seed"] for e in results["runs"]})
+    few = "" if len(seeds) >= 3 else f" on {len(seeds)} seed{'s' if len(seeds) > 1 else ''} only"
+    return (f"{speed_target(kept)}{few}: the smallest MAAV-shrunk model that keeps its accuracy, "
+            f"batch 1,000, one thread, seeds {', '.join(map(str, seeds))}; " + "; ".join(found)
             + f"; margin {MARGIN}; ratios from one busy machine ({cpu})")
 
 
