@@ -16,6 +16,14 @@ steps), so that the appendix can put the two side by side:
 - ``removal-1000x3`` (target 17, *Part 2*): 784-1000-1000-1000-10, step by step, output layer
   spared (the original code) and pruned.
 - ``removal-longboy`` (target 18, *Longboy*): 784-6x1000-10, step by step, every layer pruned.
+- ``removal-speed`` (target 10's verdict): speed at an accuracy a user would keep. For MAAV, |w|
+  and random scores, three book-sized seeds: the smallest one-shot-shrunk model within 0.5 and 1
+  point of the unpruned accuracy, with and without fine-tuning, and its one-thread speed-ups
+  (shrunk, CSR, masked twin as the null control) at batch 1 and 1,000, with the machine's load.
+- ``removal-triangle-controls`` (targets 17 and 18 against controls): the Part 2 / Longboy
+  schedule with |w|, random scores and the group score at MAAV's ``prune_last`` setting, and
+  with the output layer spared; which layer shrinks first under each.
+- ``removal-liu`` (*Removing Activations* section 2): Liu et al. at equal nonzeros.
 """
 import os
 
