@@ -73,7 +73,8 @@ def _speed_results(maav_none, maav_tuned):
         return {"shrunk": {"speedup_b1000": v, "speedup_b1": v, "flop_ratio": v},
                 "csr": {"speedup_b1000": 1.0, "speedup_b1": 1.0, "flop_ratio": 1.0}}
     return {"bands": [0.005, 0.01], "runs": [
-        {"criterion": "maav", "seed": s, "kept": {
+        {"criterion": "maav", "seed": s, "speedup": {"1000": {"masked": [1.0, 1.02]}},
+         "kept": {
             "none": {"0.005": kept(a), "0.01": kept(a)},
             "fine-tuned": {"0.005": kept(b), "0.01": kept(b)}}}
         for s, a, b in zip((2, 1, 3), maav_none, maav_tuned)]}
@@ -108,3 +109,14 @@ def test_ahead_is_paired_and_needs_the_margin():
     assert rm.ahead([0.86, 0.87], [0.90, 0.91]) == "behind"
     with pytest.raises(ValueError, match="seed"):
         rm.ahead([0.9], [0.9, 0.8])
+
+
+def test_null_control_refuses_a_clock_that_times_identical_work_differently():
+    assert rm.null_ok([0.95, 1.03, 1.0])
+    assert not rm.null_ok([0.99, 1.80])          # batch 1 on a busy machine
+    assert not rm.null_ok([0.6575] * 5)           # the wall clock's constant
+    with pytest.raises(ValueError, match="masked"):
+        rm.null_ok([])
+    bad = _speed_results([1.3, 1.3, 1.4], [1.5, 1.5, 1.5])
+    bad["runs"][0]["speedup"]["1000"]["masked"] = [0.6575]
+    assert rm.verdict_10(bad, "cpu").startswith("not tested here: the null control failed")
