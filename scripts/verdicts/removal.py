@@ -252,9 +252,11 @@ def verdict_10(results, cpu):
                 f"the original at batch 1,000; {cpu})")
     kept = {(budget, band): kept_speedups(results, band=band, budget=budget)
             for budget in ("none", "fine-tuned") for band in results["bands"]}
+    def spread(v):
+        return f"{min(v):.2f}x" if f"{min(v):.2f}" == f"{max(v):.2f}" else f"{min(v):.2f}-{max(v):.2f}x"
+
     found = [f"{'no fine-tuning' if budget == 'none' else 'fine-tuned'}, within {band * 100:g} "
-             f"point{'s' if band != 0.005 else ''}: {speed(v)} "
-             f"({min(v):.2f}-{max(v):.2f}x)" for (budget, band), v in kept.items()]
+             f"point: {speed(v)} ({spread(v)})" for (budget, band), v in kept.items()]
     seeds = sorted({e["seed"] for e in results["runs"]})
     few = "" if len(seeds) >= 3 else f" on {len(seeds)} seed{'s' if len(seeds) > 1 else ''} only"
     return (f"{speed_target(kept)}{few}: the smallest MAAV-shrunk model that keeps its accuracy, "
