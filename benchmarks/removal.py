@@ -2,12 +2,18 @@
 
 Loads the zoo's LQ model (784-1000-800-400-10), prunes every layer but the last to the target
 sparsity by MAAV (scores on 2,000 training images), and times the forward pass
-(``model.logits``) at batch 1 and batch 1,000 of four models with the same outputs:
+(``model.logits``) at batch 1 and batch 1,000 of four models:
 
-- ``dense``   the original, unpruned model
+- ``dense``   the original, unpruned model (its outputs differ: it is not pruned)
 - ``masked``  the pruned model, dense matrices full of zeros
 - ``csr``     the pruned model in CSR storage (only the nonzeros)
 - ``shrunk``  ``sl.remove_activations(pruned)``: smaller dense matrices
+
+The last three compute the same function; :func:`check_outputs` checks that the CSR and shrunk
+models give the masked model's outputs before anything is timed. Times are one-thread CPU
+time (``sl.cost.cpu_call_seconds``), and the load of the machine during the measurement is
+printed: on a busy machine a two-thread wall clock measures the scheduler (calls snap to its
+tick), not the model.
 
 It prints median times, speed-ups over ``dense`` and FLOP reductions (dense layers count every
 entry, CSR ones their nonzeros; see ``sparana_lite.cost``), and whether the target holds: the
@@ -31,6 +37,21 @@ def four_models(model, x_score, sparsity):
             "shrunk": sl.remove_activations(pruned).to_dense()}
 
 
+def check_outputs(models, x, tol=1e-4):
+    """Largest |difference| of the ``csr`` and ``shrunk`` models' logits from the ``masked``
+    model's on ``x``, relative to max(1, max |masked logits|); AssertionError above ``tol``.
+    (``dense``, the unpruned original, computes another function and is not compared.)"""
+    ref = models["masked"].logits(x)
+    scale = max(1.0, float(np.abs(ref).max()))
+    worst = 0.0
+    for name in ("csr", "shrunk"):
+        diff = float(np.abs(models[name].logits(x) - ref).max()) / scale
+        if diff > tol:
+            raise AssertionError(f"{name} differs from masked by {diff:.2e} (relative) > {tol}")
+        worst = max(worst, diff)
+    return worst
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sparsity", type=float, default=0.9)
@@ -42,14 +63,17 @@ def main():
     model = sl.zoo.trained("lq-mnist", steps=args.steps)
     models = four_models(model, ds.x_train[:2000], args.sparsity)
     x = ds.x_test[:1000]
-    ref = models["masked"].logits(x)
-    for name, m in models.items():
-        np.testing.assert_allclose(m.logits(x), ref if name != "dense" else m.logits(x),
-                                   rtol=1e-4, atol=1e-4)
-    t = sl.cost.forward_times(models, x, batch_sizes=(1, 1000), repeats=args.repeats)
+    worst = check_outputs(models, x)
+    with sl.cost.MachineLoad() as load:
+        samples = sl.cost.cpu_call_seconds(models, x, batch_sizes=(1, 1000),
+                                           repeats=args.repeats)
+    t = sl.cost.ForwardTimes(samples, {n: sl.cost.flops_per_sample(m) for n, m in models.items()})
+    print(f"csr and shrunk give the masked model's outputs (largest relative difference "
+          f"{worst:.1e}); machine load during the timing: {load.as_dict()}"
+          + (" -- BUSY: ratios only, and re-measure on a quiet machine" if load.busy else ""))
     print(f"MAAV pruning to {args.sparsity:.0%} (output layer spared); widths "
           f"{models['dense'].widths} -> {models['shrunk'].widths}; median of {args.repeats} "
-          f"calls\n")
+          f"calls, one thread, CPU time\n")
     print(f"{'model':<8} {'MFLOP':>7} {'FLOP ratio':>10} | {'b=1 us':>8} {'speed-up':>8} | "
           f"{'b=1000 ms':>9} {'speed-up':>8}")
     for name, flops, fr, t1, s1, t1000, s1000 in t.table():

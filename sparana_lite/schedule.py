@@ -15,8 +15,11 @@ Two kinds of criteria choose what goes:
   all hidden neurons, ranked across layers:
   ``apoz``, the average percentage of zeros (Hu et al. 2016): the fraction of samples on which
   the neuron's ReLU outputs 0, high = unimportant; and ``group_norm``, the L2 norm of the
-  neuron's incoming column and outgoing row together, divided by the mean of its layer (as
-  Torch-Pruning's default ``GroupNormImportance`` with ``normalizer="mean"``).
+  neuron's incoming column and outgoing row together, divided by the mean of its layer. This
+  is our own group score, not Torch-Pruning's: its default ``GroupMagnitudeImportance``
+  (p=2, ``group_reduction="mean"``, ``normalizer="mean"``) sums the squares without the square
+  root. The two rank the neurons of one layer alike but can rank neurons of different layers
+  differently, which matters here because the lowest scores are taken across layers.
   Both zero the neuron's outgoing row, so :func:`remove_activations` deletes it.
 
 Every record checks that removal is exact: ``max_output_change`` is the largest difference
@@ -35,7 +38,7 @@ from .train import Adam, train
 
 __all__ = ["CRITERIA", "WEIGHT_CRITERIA", "NEURON_CRITERIA", "RemovalRun", "weight_scores",
            "neuron_scores", "prune_step", "one_shot", "iterative", "from_scratch",
-           "dense_parameters", "zoo_runs"]
+           "dense_parameters", "scaled_widths", "zoo_runs"]
 
 WEIGHT_CRITERIA = ("maav", "magnitude", "random", "activation_rank")
 NEURON_CRITERIA = ("apoz", "group_norm")
@@ -47,6 +50,43 @@ def dense_parameters(model):
     """Weights and biases a dense forward pass of ``model`` stores: sum of n_in*n_out + n_out."""
     return int(sum(n_in * n_out + n_out for n_in, n_out in zip(model.widths[:-1],
                                                                  model.widths[1:])))
+
+
+def scaled_widths(widths, n_parameters):
+    """``widths`` with every hidden width scaled by one factor, chosen so that a dense network
+    of the new widths has as close as possible to ``n_parameters`` weights and biases.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Layer widths, input to output (at least one hidden layer); input and output are kept.
+    n_parameters : int
+        Target count of weights + biases (e.g. the nonzeros of a pruned network).
+
+    Returns
+    -------
+    list of int
+        The scaled widths (hidden widths at least 1), for Liu et al.'s comparison at equal
+        nonzeros: a dense network as small as a sparse one.
+    """
+    widths = [V.positive_int(w, "widths[%d]" % i) for i, w in enumerate(widths)]
+    if len(widths) < 3:
+        raise ValueError(f"widths must have at least one hidden layer; got {widths}")
+    n_parameters = V.positive_int(n_parameters, "n_parameters")
+
+    def count(w):
+        return sum(a * b + b for a, b in zip(w[:-1], w[1:]))
+
+    def scaled(c):
+        return [widths[0]] + [max(1, int(round(c * h))) for h in widths[1:-1]] + [widths[-1]]
+
+    lo, hi = 0.0, 1.0
+    while count(scaled(hi)) < n_parameters:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if count(scaled(mid)) < n_parameters else (lo, mid)
+    return min((scaled(lo), scaled(hi)), key=lambda w: abs(count(w) - n_parameters))
 
 
 # --------------------------------------------------------------------------- scores
@@ -69,7 +109,9 @@ def neuron_scores(model, criterion, x=None):
     layer (``len(widths) - 2`` vectors of shape (width,)).
 
     ``apoz``: ``1 - fraction of samples of x on which the neuron outputs exactly 0``.
-    ``group_norm``: ``sqrt(sum W_in[:, j]**2 + sum W_out[j, :]**2)`` divided by its layer's mean.
+    ``group_norm``: ``sqrt(sum W_in[:, j]**2 + sum W_out[j, :]**2)`` divided by its layer's mean
+    (not Torch-Pruning's ``GroupMagnitudeImportance``, which leaves out the square root; see
+    the module docstring).
     """
     _check_model(model)
     if criterion == "apoz":
@@ -213,8 +255,13 @@ class RemovalRun:
     def width_when(self, layer, other, level):
         """Width fraction of hidden ``layer`` when hidden layer ``other`` first falls to
         ``level`` (a fraction of its width), interpolated between the two records around that
-        point; None if ``other`` never falls that far. Layers are 0-based hidden indices."""
+        point; None if ``other`` never falls that far. Layers are 0-based hidden indices in
+        ``[0, n_hidden)``; ``level`` is in [0, 1]."""
         wf = self.width_fractions
+        n_hidden = wf.shape[1]
+        layer = _hidden_index(layer, "layer", n_hidden)
+        other = _hidden_index(other, "other", n_hidden)
+        level = V.finite_float(level, "level", low=0, high=1)
         below = np.flatnonzero(wf[:, other] <= level)
         if below.size == 0:
             return None
@@ -287,6 +334,8 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
     criterion : str, one of :data:`CRITERIA`
     amounts : list of float in [0, 1]
         Target sparsities (weight criteria) or fractions of hidden neurons (neuron criteria).
+        Sorted into increasing order, so that the records' sizes fall monotonically (what
+        :meth:`RemovalRun.accuracy_at` and :meth:`RemovalRun.widths_at` interpolate on).
     x_score : array (n, n_features)
         Data for MAAV and APoZ (a training batch).
     x_test, y_test : arrays
@@ -312,7 +361,8 @@ def one_shot(model, criterion, amounts, x_score=None, x_test=None, y_test=None, 
     """
     x_test, y_test, x_check, retrain_steps = _common(model, criterion, x_score, x_test, y_test,
                                                      check_rows, retrain_steps)
-    amounts = [V.finite_float(a, "amounts[%d]" % i, low=0, high=1) for i, a in enumerate(amounts)]
+    amounts = sorted(V.finite_float(a, "amounts[%d]" % i, low=0, high=1)
+                     for i, a in enumerate(amounts))
     run = RemovalRun(criterion, "one-shot")
     base = model.accuracy(x_test, y_test)
     run._record(0.0, model, base, base, (0.0, 0.0), keep_models)
@@ -352,8 +402,10 @@ def iterative(model, criterion, step, n_steps, x_score=None, x_test=None, y_test
     current = model
     for k in _bar(range(1, n_steps + 1), progress, f"{criterion}, iterative"):
         if criterion in WEIGHT_CRITERIA:
-            ratios = [None if i == len(current.layers) - 1 and not prune_last else
-                      1.0 - (1.0 - step) * (1.0 - s) for i, s in enumerate(current.sparsity())]
+            ratios = [None if (i == len(current.layers) - 1 and not prune_last) or not size
+                      else 1.0 - (1.0 - step) * layer.nnz() / size
+                      for i, layer in enumerate(current.layers)
+                      for size in [layer.shape[0] * layer.shape[1]]]  # an emptied layer: None
             scores = weight_scores(current, criterion, x_score, seed + k)
             pruned = P.prune(current, scores, ratios=ratios)
         else:
@@ -439,6 +491,14 @@ def from_scratch(shrunk, x, y, steps, seed=0, keep_mask=False, optimizer=None, b
 def _check_model(model):
     if not isinstance(model, MLP):
         raise TypeError(f"model must be a sparana_lite.MLP; got {type(model).__name__}")
+
+
+def _hidden_index(value, name, n_hidden):
+    """A hidden layer's 0-based index, refused outside [0, n_hidden) (no negative indexing)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 0 <= value < n_hidden:
+        raise ValueError(f"{name} must be a hidden layer index in [0, {n_hidden}); got {value!r}")
+    return int(value)
 
 
 def _need_x(x, criterion):

@@ -223,3 +223,66 @@ def test_zoo_runs_on_fashion_mnist_files(tmp_path, tmp_cache, monkeypatch):
     assert any(p.name.startswith("tiny-fashion-seed1") for p in (tmp_cache / "models").iterdir())
     with pytest.raises(KeyError, match="name"):
         S.zoo_runs("no-such-model")
+
+
+# ------------------------------------------------------------------ inputs refused or sorted
+
+def test_one_shot_sorts_amounts(trained_small):
+    """Unsorted amounts are sorted (the docstring says so), so that the size axis of
+    ``accuracy_at`` / ``widths_at`` is monotone: the same run either way."""
+    shuffled = S.one_shot(trained_small, "magnitude", [0.9, 0.3, 0.6], None, X, Y)
+    ordered = S.one_shot(trained_small, "magnitude", [0.3, 0.6, 0.9], None, X, Y)
+    assert shuffled.amount == ordered.amount == [0.0, 0.3, 0.6, 0.9]
+    assert shuffled.accuracy == ordered.accuracy
+    assert shuffled.accuracy_at(0.2) == ordered.accuracy_at(0.2)
+    assert np.all(np.diff(shuffled.size_left) <= 0)
+
+
+def test_width_when_refuses_bad_layers_and_levels():
+    run = S.RemovalRun("maav", "iterative")
+    run.widths = [[5, 10, 10, 2], [5, 10, 6, 2], [5, 4, 2, 2]]
+    for bad in (-1, 2, 1.5):
+        with pytest.raises(ValueError, match="layer"):
+            run.width_when(bad, 1, 0.5)
+        with pytest.raises(ValueError, match="other"):
+            run.width_when(0, bad, 0.5)
+    for bad in (1.01, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="level"):
+            run.width_when(0, 1, bad)
+
+
+def test_group_norm_named_for_what_it_is(trained_small):
+    """``group_norm`` is the L2 norm of a neuron's incoming column and outgoing row over its
+    layer's mean. Torch-Pruning's ``GroupMagnitudeImportance`` (p=2, mean reduction, mean
+    normaliser) sums squares without the root: the two rank neurons alike within a layer but not
+    across layers, so the docs must say so rather than call them the same."""
+    W = [w.astype(np.float64) for w in trained_small.weights]
+    ours = S.neuron_scores(trained_small, "group_norm")
+    for i in range(len(W) - 1):
+        sq = ((W[i] ** 2).sum(0) + (W[i + 1] ** 2).sum(1)) / 2      # Torch-Pruning's score
+        tp = sq / sq.mean()
+        assert (np.argsort(ours[i], kind="stable") == np.argsort(tp, kind="stable")).all()
+        assert not np.allclose(ours[i], tp)
+    doc = S.__doc__ + S.neuron_scores.__doc__
+    assert "as Torch-Pruning's default" not in doc
+    assert "GroupMagnitudeImportance" in doc and "not Torch-Pruning's" in doc
+
+
+def test_iterative_goes_on_past_an_emptied_layer():
+    """Random pruning of every layer of a narrow net can empty a hidden layer; the schedule
+    records the dead network (chance accuracy) instead of dividing by its zero size."""
+    model = sl.MLP([12, 3, 3, 4], seed=0)
+    run = S.iterative(model, "random", 0.6, 6, None, X, Y, prune_last=True)
+    assert len(run.widths) == 7 and min(min(w[1:-1]) for w in run.widths) == 0
+
+
+def test_scaled_widths_matches_the_count():
+    w = S.scaled_widths([784, 567, 327, 400, 10], 190_000)
+    count = sum(a * b + b for a, b in zip(w[:-1], w[1:]))
+    assert w[0] == 784 and w[-1] == 10 and abs(count - 190_000) < 2_000
+    assert w[1] > w[3] > w[2]                   # the shape, scaled
+    assert S.scaled_widths([4, 10, 3], 10**6)[1] > 10     # grows when asked for more
+    with pytest.raises(ValueError, match="hidden"):
+        S.scaled_widths([4, 3], 100)
+    with pytest.raises(ValueError, match="n_parameters"):
+        S.scaled_widths([4, 5, 3], 0)

@@ -2,7 +2,9 @@
 
 Pure functions of numbers from the results files ``removal-lq-mnist`` (target 16),
 ``removal-1000x3`` and ``removal-1000x3-20000`` (17), ``removal-longboy`` and
-``removal-longboy-20000`` (18), ``removal-control`` (19) and ``removal-timing`` (10). Each rule
+``removal-longboy-20000`` (18), ``removal-control`` (19) and ``removal-speed`` (10; the grid
+of ``removal-timing`` is described by :func:`timing_claims`), with the controls of
+``removal-triangle-controls`` and the equal-nonzeros comparison of ``removal-liu``. Each rule
 judges one model; ``verdict_N`` collects the outcomes per model size and words them with
 :func:`verdicts.over_sizes`.
 """
@@ -168,14 +170,143 @@ def timing_core(claims):
     return claims["the masked model is no faster"] and claims["the shrunk model is faster at 90%"]
 
 
+BANDS = (0.005, 0.01)     # "an accuracy a user would keep": within 0.5 and 1 point of the original
+AHEAD_MARGIN = 0.005      # accuracy differences on 10,000 test images count beyond 0.5 point
+NULL_MARGIN = 1.1         # the masked twin multiplies as many numbers as the original
+
+
+def null_ok(masked_speedups, margin=NULL_MARGIN):
+    """The null control of a timing. Statistic: the masked twin's speed-up over the dense
+    original (the same products, zeros included), every sparsity, criterion and seed at one
+    batch size. Holds when all lie within [1 / margin, margin] (1.1): otherwise the clock
+    measured something other than the models, and the speed verdicts at that batch size are
+    refused."""
+    v = [float(x) for x in masked_speedups]
+    if not v:
+        raise ValueError("masked_speedups must not be empty")
+    return bool(1 / margin <= min(v) and max(v) <= margin)
+
+
+def speed(speedups, margin=MARGIN):
+    """Speed verdict for one kind of model at one accuracy band and batch size.
+
+    Statistic: the speed-up (median one-thread CPU time of the dense original over that of the
+    model, timed in the same run) of the smallest model whose test accuracy stays within the
+    band of the unpruned model's, one value per independent seed (the unpruned model itself,
+    speed-up 1, when no pruned model stays in the band). Seeds: the three book-sized lq-mnist
+    models of ``removal-speed``. Threshold: ``margin`` (the book's no-difference margin, 1.25),
+    fixed before the run.
+
+    Returns
+    -------
+    str
+        "faster" when every seed's speed-up is >= margin; "slower" when every seed's is
+        <= 1 / margin; "depends on the seed" when some seeds clear the margin and others do
+        not; otherwise "no difference".
+    """
+    speedups = [float(v) for v in speedups]
+    if not speedups:
+        raise ValueError("speedups must hold one value per seed; got none")
+    if all(v >= margin for v in speedups):
+        return "faster"
+    if all(v <= 1 / margin for v in speedups):
+        return "slower"
+    if any(v >= margin for v in speedups):
+        return "depends on the seed"
+    return "no difference"
+
+
+def kept_speedups(results, criterion="maav", kind="shrunk", batch=1000, band=0.01, budget="none"):
+    """Per seed (in seed order), from ``removal-speed``: the speed-up of the smallest model of
+    ``criterion`` within ``band`` of the unpruned accuracy, after fine-tuning ``budget``
+    ("none" or "fine-tuned"), as ``kind`` ("shrunk" or "csr") at batch size ``batch``."""
+    runs = sorted((e for e in results["runs"] if e["criterion"] == criterion),
+                  key=lambda e: e["seed"])
+    return [e["kept"][budget][str(band)][kind][f"speedup_b{batch}"] for e in runs]
+
+
+def speed_target(kept, margin=MARGIN):
+    """Target 10's label for "removing activations makes the model faster" (stated in the blog's
+    teaser, no figure), at an accuracy a user would keep.
+
+    ``kept`` maps (budget, band) to the per-seed batch-1,000 speed-ups of the MAAV-shrunk dense
+    model (``budget``: "none" or "fine-tuned"; ``band``: 0.005 or 0.01). Statistic and
+    threshold as in :func:`speed`. "held" when it is faster on every seed within 1 point
+    without fine-tuning (the blog's setting); "partly held" when it is faster on every seed only
+    with fine-tuning or only within another band; "did not hold" otherwise.
+    """
+    verdicts = {k: speed(v, margin) for k, v in kept.items()}
+    if verdicts.get(("none", 0.01)) == "faster":
+        return "held"
+    if any(v == "faster" for v in verdicts.values()):
+        return "partly held"
+    return "did not hold"
+
+
 def verdict_10(results, cpu):
-    """Target 10 from ``removal-timing`` (seed 0 at both sizes); ``cpu`` names the machine."""
-    flags = {label: [timing_core(timing_claims(e["cpu"]["speedup_median"], results["sparsities"]))
-                     for e in es] for label, es in split_sizes(results).items()}
-    return over_sizes(flags, BLOG_FIGURE[10]) + f"; ratios from one machine ({cpu})"
+    """Target 10 from ``removal-speed`` (three book-sized seeds): :func:`speed_target` on the
+    MAAV-shrunk dense model at batch 1,000, worded with what holds, provided the null control
+    (:func:`null_ok`) holds at batch 1,000; ``cpu`` names the machine."""
+    if not null_ok([v for e in results["runs"] for v in e["speedup"]["1000"]["masked"]]):
+        return ("not tested here: the null control failed (the masked twin did not time like "
+                f"the original at batch 1,000; {cpu})")
+    kept = {(budget, band): kept_speedups(results, band=band, budget=budget)
+            for budget in ("none", "fine-tuned") for band in results["bands"]}
+    def spread(v):
+        return f"{min(v):.2f}x" if f"{min(v):.2f}" == f"{max(v):.2f}" else f"{min(v):.2f}-{max(v):.2f}x"
+
+    found = [f"{'no fine-tuning' if budget == 'none' else 'fine-tuned'}, within {band * 100:g} "
+             f"point: {speed(v)} ({spread(v)})" for (budget, band), v in kept.items()]
+    seeds = sorted({e["seed"] for e in results["runs"]})
+    few = "" if len(seeds) >= 3 else f" on {len(seeds)} seed{'s' if len(seeds) > 1 else ''} only"
+    return (f"{speed_target(kept)}{few}: the smallest MAAV-shrunk model that keeps its accuracy, "
+            f"batch 1,000, one thread, seeds {', '.join(map(str, seeds))}; " + "; ".join(found)
+            + f"; margin {MARGIN}; ratios from one busy machine ({cpu})")
 
 
-def verdicts(ra, p2, lb, ct, tm, cpu):
-    """{target: verdict} for targets 10 and 16-19 (``p2`` and ``lb`` already :func:`merged`)."""
-    return {10: verdict_10(tm, cpu), 16: verdict_16(ra), 17: verdict_17(p2),
+# ---- targets 17 and 18 against controls ------------------------------------------------------
+
+def differs_from_controls(maav, controls):
+    """Whether a statistic of MAAV's schedule differs from the same statistic under the control
+    criteria (|w| and random pruning, and the group score, at the same ``prune_last``).
+
+    Statistic: any per-seed number (e.g. the first hidden layer's kept fraction minus the
+    second's at 15% of the parameters). ``maav``: one value per seed; ``controls``: a dict
+    name -> one value per seed (the same seeds, from ``removal-triangle-controls``). Rule,
+    fixed before the run: MAAV differs only where, on every seed, its value lies above the
+    largest control value of that seed ("above") or below the smallest ("below"); otherwise
+    "like the controls".
+    """
+    maav = [float(v) for v in maav]
+    if not maav or not controls or any(len(v) != len(maav) for v in controls.values()):
+        raise ValueError("maav and every control must hold one value per seed, the same seeds")
+    if all(m > max(c[i] for c in controls.values()) for i, m in enumerate(maav)):
+        return "above"
+    if all(m < min(c[i] for c in controls.values()) for i, m in enumerate(maav)):
+        return "below"
+    return "like the controls"
+
+
+# ---- Liu et al. at equal nonzeros --------------------------------------------------------------
+
+def ahead(a, b, margin=AHEAD_MARGIN):
+    """Paired comparison of two training recipes over the same seeds (``removal-liu``).
+    Statistic: test accuracy (10,000 images) of ``a`` minus that of ``b``, per seed. Threshold:
+    ``margin`` (0.5 point, about two standard errors of one accuracy near 90% on 10,000
+    images). "ahead" when a - b > margin on every seed, "behind" when a - b < -margin on every
+    seed, "no difference" otherwise."""
+    if not len(a) or len(a) != len(b):
+        raise ValueError("a and b must hold one accuracy per seed, the same seeds")
+    d = [float(x) - float(y) for x, y in zip(a, b)]
+    if all(x > margin for x in d):
+        return "ahead"
+    if all(x < -margin for x in d):
+        return "behind"
+    return "no difference"
+
+
+def verdicts(ra, p2, lb, ct, speed_results, cpu):
+    """{target: verdict} for targets 10 and 16-19 (``p2`` and ``lb`` already :func:`merged`;
+    ``speed_results`` from ``removal-speed``)."""
+    return {10: verdict_10(speed_results, cpu), 16: verdict_16(ra), 17: verdict_17(p2),
             18: verdict_18(lb), 19: verdict_19(ct)}

@@ -39,7 +39,7 @@ TARGETS = {
     7: ("pruning", "The 2019 demo: pruning 80% collapses the model, retraining recovers it"),
     8: ("pruning", "Over 90% of the weights can go without losing accuracy"),
     9: ("mean-activated-absolute-values", "MAAV is |w| times the mean input"),
-    10: ("removing-activations", "Zeros cost time; removing neurons makes models faster"),
+    10: ("removing-activations", "Removing neurons makes models faster at an accuracy a user would keep"),
     11: ("first-experiment", "Pruning about 7,000 weights per middle layer forgets the 7"),
     12: ("first-experiment-summary", "Not mere output suppression; the trivial routes ruled out"),
     13: ("first-experiment", "As many random or largest-|w| weights do not forget the 7"),
@@ -84,7 +84,10 @@ def verdicts(results=RESULTS):
                                 _results("maav-identity", results)["models"]))
     out.update(forgetting.verdicts(_results("forget-lq-mnist", results),
                                    _results("forget-classes", results)))
-    timing = load("removal-timing", results)
+    timing = load("removal-speed", results)
+    if timing is None:
+        raise FileNotFoundError(f"{Path(results) / 'removal-speed'}.json is missing: run "
+                                "`python scripts/reproduce.py removal-speed`")
     out.update(removal.verdicts(
         _results("removal-lq-mnist", results),
         removal.merged(_results("removal-1000x3", results), _optional("removal-1000x3-20000", results)),
