@@ -182,8 +182,14 @@ def test_experiment_at_tiny_size_has_the_committed_structure(name, tiny_zoo):
     committed = json.loads(path.read_text())["results"]
     for key in MERGED_KEYS.get(name, ()):   # written when runs of separate seeds were merged
         assert committed.pop(key) == sorted({e["seed"] for e in committed["runs"]}), key
-    assert differences(structure(committed), structure(results)) == []
+    found = differences(structure(committed), structure(results))
+    assert set(found) <= set(STALE.get(name, ())), found
 
+
+# differences the code made after its committed file was written, tolerated by name until the
+# experiment is run again (`make reproduce`): removal-timing records the machine's load around
+# its timing (MachineLoad, commit de2d0fb) since
+STALE = {"removal-timing": ["results['runs'][...]: keys only in the tiny run: ['load']"]}
 
 # keys a committed file merged by hand from runs of separate seeds carries beyond what one run
 # writes: the list of the seeds merged (checked against its runs' seeds, then left out)
@@ -410,7 +416,8 @@ def forget_use_case(r):
             assert unit(m["forget"], m["retain"], m["mia_rate"], rl["retain_start"],
                         rl["retain_at"], rl["retain_min"], rl["forget_at"],
                         m["relearn_7s_only"]["retain_at"])
-            assert -1 <= m["mia_advantage"] <= 1 and rl["retain_min"] <= rl["retain_at"] + 1e-6
+            assert -1 <= m["mia_advantage"] <= 1        # the lowest retain seen, start included
+            assert rl["retain_min"] <= min(rl["retain_at"], rl["retain_start"]) + 1e-6
             for steps in (rl["steps"], m["relearn_7s_only"]["steps"]):
                 assert steps is None or 0 <= steps <= r["relearn"]["max_steps"], name
 
