@@ -542,8 +542,12 @@ def test_relations_reject_a_broken_file():
         # the wrong layer named first to shrink
         "removal-triangle-controls": lambda r: r["lq-mnist-1000x3"]["runs"][0].update(
             first_to_shrink=r["lq-mnist-1000x3"]["runs"][0]["first_to_shrink"] % 3 + 1),
+        # a curve whose k = 0 is not the unedited network's accuracy (where the file exists)
+        "forget-heavy-lifting": lambda r: r["runs"][0]["largest_maav"].__setitem__(0, 0.5),
     }
     for name, breaks in broken.items():
+        if not (RESULTS / f"{name}.json").exists() and name == "forget-heavy-lifting":
+            continue
         results = json.loads((RESULTS / f"{name}.json").read_text())["results"]
         breaks(results)
         with pytest.raises(AssertionError):
