@@ -176,10 +176,24 @@ def test_experiment_at_tiny_size_has_the_committed_structure(name, tiny_zoo):
     if name in RELATIONS:
         RELATIONS[name](results)
     path = RESULTS / f"{name}.json"
-    if not path.exists():
-        pytest.skip(f"no committed {path.name} yet (run scripts/reproduce.py {name})")
+    if not path.exists():   # the tiny run's relations held above; no file to compare with
+        pytest.skip(f"no committed {path.name} yet (run scripts/reproduce.py {name}): "
+                    "relations checked on the tiny run only")
     committed = json.loads(path.read_text())["results"]
-    assert differences(structure(committed), structure(results)) == []
+    for key in MERGED_KEYS.get(name, ()):   # written when runs of separate seeds were merged
+        assert committed.pop(key) == sorted({e["seed"] for e in committed["runs"]}), key
+    found = differences(structure(committed), structure(results))
+    assert set(found) <= set(STALE.get(name, ())), found
+
+
+# differences the code made after its committed file was written, tolerated by name until the
+# experiment is run again (`make reproduce`): removal-timing records the machine's load around
+# its timing (MachineLoad, commit de2d0fb) since
+STALE = {"removal-timing": ["results['runs'][...]: keys only in the tiny run: ['load']"]}
+
+# keys a committed file merged by hand from runs of separate seeds carries beyond what one run
+# writes: the list of the seeds merged (checked against its runs' seeds, then left out)
+MERGED_KEYS = {"removal-speed": ("seeds",)}
 
 
 def test_tiny_variants_name_experiments():
@@ -297,6 +311,187 @@ def removal_deep(r):
         assert close(e["base_accuracy"], e["accuracy"][0])
 
 
+def unit(*values):
+    """Accuracies, shares and rates: every value (None allowed where nothing was measured) in
+    [0, 1]."""
+    for v in values:
+        assert v is None or 0 <= v <= 1, v
+    return True
+
+
+def first_k_below(values, ks, level):
+    below = [k for k, v in zip(ks, values) if v < level]
+    return below[0] if below else None
+
+
+def seeds_declared(runs, declared, per_seed=1):
+    """Every seed of ``runs`` is one the experiment declares, each with the same number of
+    entries (``per_seed``: criteria, schedules...)."""
+    seeds = [e["seed"] for e in runs]
+    assert runs and set(seeds) <= set(declared), (seeds, declared)
+    assert all(seeds.count(s) == per_seed for s in set(seeds)), seeds
+
+
+def forget_methods(r):
+    """First Experiment Summary: every method's curve starts at the unedited network (k = 0,
+    step 0: nothing changed, forget and retain at the base accuracies), forget and retain are
+    accuracies, and the summaries are the first point below each level by parameters changed."""
+    fg = import_script("repro.forgetting")
+    seeds_declared(r["runs"], fg.METHOD_SEEDS)
+    assert [e["seed"] for e in r["runs"]] == sorted(e["seed"] for e in r["runs"])
+    methods = {*fg.K_METHODS, *fg.SSD_VARIANTS, "selective_pruning"}
+    for e in r["runs"]:
+        assert set(e["curves"]) == methods and unit(e["base_forget"], e["base_retain"])
+        for name, c in e["curves"].items():
+            param = next(p for p in ("k", "alpha", "step") if p in c)
+            n = len(c[param])
+            assert len(c["changed"]) == len(c["forget"]) == len(c["retain"]) == n
+            assert unit(*c["forget"], *c["retain"]) and min(c["changed"]) >= 0
+            if param == "k":
+                assert c["k"] == r["grids"]["ks"] and c["k"][0] == 0
+            if param == "alpha":
+                assert c["alpha"] == r["grids"]["ssd_alphas"]
+            if param in ("k", "step"):             # k = 0, step 0: the unedited network
+                assert c["changed"][0] == 0
+                assert close(c["forget"][0], e["base_forget"]) and close(c["retain"][0],
+                                                                         e["base_retain"])
+            for level in r["grids"]["levels"]:
+                s = c["summary"][f"below_{round(level * 100)}"]
+                first = min((ch for ch, f in zip(c["changed"], c["forget"]) if f < level),
+                            default=None)
+                assert (s is None) == (first is None)
+                assert s is None or (s["changed"] == first and s["forget"] < level
+                                     and unit(s["retain"]))
+
+
+def forget_classes(r):
+    """Targeted Outputs (target 15): ten classes' curves on the grid, k = 0 first, accuracies,
+    costs in [0, 1] equal to the mean accuracy over k (trapezoid), the first k below each level
+    read off the curve; book seeds from the declared ones, blog seeds from the blog's."""
+    fg = import_script("repro.forgetting")
+    ks = r["ks"]
+    assert ks[0] == 0 and ks == sorted(ks)
+    for size, declared in (("book", fg.CLASS_SEEDS), ("blog", import_script("repro.common").SEEDS)):
+        runs = [e for e in r["runs"] if e["size"] == size]
+        if runs:
+            seeds_declared(runs, declared)
+    assert {e["size"] for e in r["runs"]} <= {"book", "blog"}
+    for e in r["runs"]:
+        assert len(e["target"]) == len(e["rest"]) == len(e["cost"]) == 10
+        for t, rest, cost in zip(e["target"], e["rest"], e["cost"]):
+            assert len(t) == len(rest) == len(ks) and unit(*t, *rest, cost)
+            assert close(cost, np.trapezoid(t, ks) / (ks[-1] - ks[0]), 2e-6)
+        for level in r["levels"]:
+            assert e[f"k_below_{round(level * 100)}"] == [first_k_below(t, ks, level)
+                                                          for t in e["target"]]
+
+
+def forget_heavy_lifting(r):
+    """Introduction to Forgetting: every curve has one accuracy per k, starting (k = 0) at the
+    unedited network's test accuracy."""
+    seeds_declared(r["runs"], import_script("repro.common").SEEDS)
+    assert r["ks"][0] == 0
+    for e in r["runs"]:
+        assert unit(e["test_accuracy"])
+        for name in ("largest_maav", "largest_magnitude", "random", "smallest_maav"):
+            assert len(e[name]) == len(r["ks"]) and unit(*e[name])
+            assert close(e[name][0], e["test_accuracy"], 1e-5), name
+
+
+def forget_use_case(r):
+    """First Experiment Summary's use case: every model of the comparison on every seed; the
+    unedited network changes nothing; accuracies and membership rates in [0, 1], advantages in
+    [-1, 1]; relearning takes at most its step budget."""
+    fg = import_script("repro.forgetting")
+    seeds_declared(r["runs"], import_script("repro.common").SEEDS)
+    models = {*r["methods"], "SSD as published", "output of the 7 zeroed",
+              "gold standard (retrained)", "unedited"}
+    assert set(r["methods"]) == set(fg.USE_CASE) and unit(r["mia_advantage_se"])
+    for e in r["runs"]:
+        assert set(e["methods"]) == models
+        assert e["methods"]["unedited"]["changed"] == 0
+        assert all(e["methods"][name]["changed"] > 0 for name in r["methods"])
+        for name, m in e["methods"].items():
+            rl = m["relearn"]
+            assert unit(m["forget"], m["retain"], m["mia_rate"], rl["retain_start"],
+                        rl["retain_at"], rl["retain_min"], rl["forget_at"],
+                        m["relearn_7s_only"]["retain_at"])
+            assert -1 <= m["mia_advantage"] <= 1        # the lowest retain seen, start included
+            assert rl["retain_min"] <= min(rl["retain_at"], rl["retain_start"]) + 1e-6
+            for steps in (rl["steps"], m["relearn_7s_only"]["steps"]):
+                assert steps is None or 0 <= steps <= r["relearn"]["max_steps"], name
+
+
+def removal_speed(r):
+    """Removing Activations (target 10): every seed has every criterion; one accuracy per
+    amount; speed-ups positive; the masked twin multiplies as many numbers as the original (FLOP
+    ratio 1) and the shrunk one no more; the null control's verdict is its range's; the kept
+    model of each budget and band is within the band."""
+    rm = import_script("repro.removal")
+    seeds_declared(r["runs"], rm.SPEED_SEEDS, per_seed=len(r["criteria"]))
+    n = len(r["amounts"])
+    for e in r["runs"]:
+        assert e["criterion"] in r["criteria"] and unit(e["base_accuracy"], *e["accuracy"],
+                                                        *e["accuracy_fine_tuned"])
+        assert len(e["accuracy"]) == len(e["accuracy_fine_tuned"]) == len(e["widths"]) == n
+        assert e["flop_ratio"]["masked"] == [1.0] * n
+        assert all(v >= 1 - 1e-4 for v in e["flop_ratio"]["shrunk"])
+        for b in map(str, r["batches"]):
+            for twin in ("shrunk", "csr", "masked"):
+                assert len(e["speedup"][b][twin]) == n and all(v > 0 for v in e["speedup"][b][twin])
+            assert e["dense_seconds"][b] > 0
+        lo, hi = e["null_control"]["masked_speedup_range"]
+        assert 0 < lo <= hi and e["null_control"]["ok"] == (
+            1 / r["null_margin"] <= lo and hi <= r["null_margin"])
+        for budget, bands in e["kept"].items():
+            for band, k in bands.items():
+                if k["index"] is None:
+                    assert k["amount"] is None and k["shrunk"]["flop_ratio"] == 1.0
+                else:
+                    assert k["amount"] == r["amounts"][k["index"]]
+                    assert k["accuracy"] >= e["base_accuracy"] - float(band) - 1e-4
+
+
+def removal_liu(r):
+    """Removing Activations (Liu et al.): per seed and budget the four networks; the dense
+    network of the shrunk widths holds the most nonzeros and the equal-nonzeros one about as
+    many as the shrunk model (within a layer's rounding); accuracies in [0, 1]."""
+    seeds_declared(r["runs"], import_script("repro.removal").LIU_SEEDS)
+    nets = {"inherited", "same zeros, fresh", "dense, equal nonzeros", "dense, shrunk widths"}
+    for e in r["runs"]:
+        assert unit(e["base_accuracy"], e["accuracy_before"])
+        sw, ew = e["shrunk_widths"], e["equal_widths"]
+        assert len(sw) == len(ew) and sw[0] == ew[0] and sw[-1] == ew[-1]
+        assert set(e["budgets"]) == set(map(str, r["budgets"]))
+        for out in e["budgets"].values():
+            assert set(out) == nets and unit(*(v["accuracy"] for v in out.values()))
+            dense = out["dense, shrunk widths"]["nonzero"]
+            assert dense == sum(a * b + b for a, b in zip(sw, sw[1:]))
+            assert out["same zeros, fresh"]["nonzero"] <= dense
+
+
+def removal_triangle_controls(r):
+    """Part 2 and Longboy's controls: for both models every seed has every schedule; each run
+    is an exact removal run from the unpruned model; the size at which a layer has lost 10% of
+    its neurons is a share, and the first layer to shrink is the one that does so at the
+    largest size left (ties to the earlier layer)."""
+    rm = import_script("repro.removal")
+    assert set(r) == {"lq-mnist-1000x3", "lq-mnist-longboy"}
+    for name, m in r.items():
+        labels = [s["label"] for s in m["schedules"]]
+        seeds_declared(m["runs"], rm.SEEDS, per_seed=len(labels))
+        for e in m["runs"]:
+            assert e["schedule"] in labels
+            removal_curve(e, e["widths"][0], m["exact_tol"])
+            hidden = len(e["widths"][0]) - 2
+            assert e["widths"][0][0] == m["widths"][0] and e["widths"][0][-1] == m["widths"][-1]
+            assert close(e["base_accuracy"], e["accuracy"][0]) and unit(*e["accuracy"])
+            assert len(e["kept_at"]) == len(e["size_when_shrinks"]) == hidden
+            assert unit(*e["kept_at"], e["accuracy_at"], *e["size_when_shrinks"])
+            known = [(s, -i) for i, s in enumerate(e["size_when_shrinks"]) if s is not None]
+            assert e["first_to_shrink"] == (1 - max(known)[1] if known else None)
+
+
 # what the chapters and the appendix rely on in each results file
 RELATIONS = {
     "lq-sce-mnist": lq_sce, "attacks-lq-sce": attacks, "lq-mnist-20000": lq_20000,
@@ -307,6 +502,10 @@ RELATIONS = {
     "removal-timing": removal_timing, "removal-1000x3": removal_deep,
     "removal-1000x3-20000": removal_deep, "removal-longboy": removal_deep,
     "removal-longboy-20000": removal_deep,
+    "forget-methods": forget_methods, "forget-classes": forget_classes,
+    "forget-heavy-lifting": forget_heavy_lifting, "forget-use-case": forget_use_case,
+    "removal-speed": removal_speed, "removal-liu": removal_liu,
+    "removal-triangle-controls": removal_triangle_controls,
 }
 
 
@@ -314,7 +513,8 @@ RELATIONS = {
 def test_committed_results_keep_their_chapters_relations(name):
     path = RESULTS / f"{name}.json"
     if not path.exists():
-        pytest.skip(f"no committed {path.name} yet")
+        pytest.skip(f"no committed {path.name} yet (run scripts/reproduce.py {name}); "
+                    "its relations are checked on the tiny run")
     RELATIONS[name](json.loads(path.read_text())["results"])
 
 
@@ -325,14 +525,29 @@ def test_every_experiment_has_relations():
 
 def test_relations_reject_a_broken_file():
     """Not vacuous: a removal that changed the outputs, a MAAV that is not the identity, a
-    pruning curve that does not start at the unpruned model, a wrong first k are refused."""
+    pruning curve that does not start at the unpruned model, a wrong first k, a forgetting
+    method whose k = 0 is not the unedited network, a masked twin that costs less than the
+    original and a wrong first layer to shrink are refused."""
     broken = {
         "removal-lq-mnist": lambda r: r["runs"][0]["one-shot"].update(max_relative_change=1e-3),
         "maav-identity": lambda r: r["models"][0]["max_relative_difference"].__setitem__(0, 1e-3),
         "prune-lq-mnist-seeds": lambda r: r["models"][0].update(unpruned=0.5),
         "forget-lq-mnist": lambda r: r["runs"][0]["both"].update(k_below_50=-1),
+        # a method's k = 0 that is not the unedited network
+        "forget-methods": lambda r: r["runs"][0]["curves"]["random"]["forget"].__setitem__(0, 0.5),
+        # a class's first k below 50% that its curve does not give
+        "forget-classes": lambda r: r["runs"][0]["k_below_50"].__setitem__(0, 0),
+        # a zero-cost masked twin (FLOP ratio above 1)
+        "removal-speed": lambda r: r["runs"][0]["flop_ratio"]["masked"].__setitem__(0, 1.2),
+        # the wrong layer named first to shrink
+        "removal-triangle-controls": lambda r: r["lq-mnist-1000x3"]["runs"][0].update(
+            first_to_shrink=r["lq-mnist-1000x3"]["runs"][0]["first_to_shrink"] % 3 + 1),
+        # a curve whose k = 0 is not the unedited network's accuracy (where the file exists)
+        "forget-heavy-lifting": lambda r: r["runs"][0]["largest_maav"].__setitem__(0, 0.5),
     }
     for name, breaks in broken.items():
+        if not (RESULTS / f"{name}.json").exists() and name == "forget-heavy-lifting":
+            continue
         results = json.loads((RESULTS / f"{name}.json").read_text())["results"]
         breaks(results)
         with pytest.raises(AssertionError):

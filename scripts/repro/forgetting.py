@@ -608,3 +608,45 @@ def forget_use_case(seeds=common.SEEDS):
 
 EXPERIMENTS["forget-heavy-lifting"] = forget_heavy_lifting
 EXPERIMENTS["forget-use-case"] = forget_use_case
+
+
+def _shrunk(call, grids, divisor=20, **values):
+    """``call()`` with the module's grids of k (``grids``: names of ints or lists of ints)
+    divided by ``divisor`` and the other globals in ``values`` replaced, restored afterwards:
+    the tests' tiny networks hold a few thousand weights per middle layer."""
+    saved = {name: globals()[name] for name in (*grids, *values)}
+    try:
+        for name in grids:
+            value = saved[name]
+            globals()[name] = (value // divisor if isinstance(value, int)
+                               else [k // divisor for k in value])
+        globals().update(values)
+        return call()
+    finally:
+        globals().update(saved)
+
+
+def _tiny_classes():
+    """forget-classes on one book-sized and one blog-sized seed, both computed (a results file
+    with the tiny grid and no runs stands in for forget-lq-mnist.json)."""
+    import json
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        stored = Path(tmp) / "forget-lq-mnist.json"
+        stored.write_text(json.dumps({"provenance": {"commit": "tiny"}, "results": {
+            "grids": {"ks_all_classes": [k // 20 for k in KS_ALL]}, "runs": []}}))
+        return _shrunk(lambda: forget_classes(seeds=(CLASS_SEEDS[-1],), blog_seeds=(0,)),
+                       ("KS_ALL",), FORGET_RESULTS=str(stored))
+
+
+TINY.update({
+    "forget-methods": lambda: _shrunk(lambda: forget_methods(seeds=METHOD_SEEDS[:1]),
+                                      ("METHOD_KS",), SP_MAX_STEPS=5),
+    "forget-classes": _tiny_classes,
+    # k to 200,000 per layer: a two-hundredth (the tiny middle layers hold 3,100 and 1,250)
+    "forget-heavy-lifting": lambda: _shrunk(lambda: forget_heavy_lifting(seeds=(0,)),
+                                            ("KS_HEAVY",), divisor=200),
+    "forget-use-case": lambda: _shrunk(lambda: forget_use_case(seeds=(0,)), ("K_BLOG",),
+                                       RELEARN={**RELEARN, "max_steps": 20}),
+})

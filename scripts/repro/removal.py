@@ -583,3 +583,10 @@ TARGETS = {
          "removing, against MAAV (widths and accuracy at equal size)",
          "blog": "unfinished post, no numbers"},
 }
+
+# a cheaper call of each experiment for the tests' tiny networks (where the real one is slow)
+TINY = {
+    "removal-triangle-controls": lambda: removal_triangle_controls(seeds=SEEDS[:1]),
+    "removal-speed": lambda: removal_speed(seeds=SPEED_SEEDS[:1], repeats=1, fine_tune_steps=5),
+    "removal-liu": lambda: removal_liu(seeds=LIU_SEEDS[:1], budgets=(20,)),
+}
