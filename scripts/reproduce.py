@@ -11,13 +11,18 @@ takes hours on a 2-core CPU (``--device cuda`` trains the models on an NVIDIA GP
 experiment measures the book-sized and the blog-sized models
 with the same code and writes one JSON file, ``book/results/<experiment>.json``: the numbers,
 the zoo models it used (with their training time), and where they came from (commit, date, CPU,
-library versions, command, wall time). Finished experiments are skipped unless ``--force`` is
+library versions, command, wall time). The code's state (the commit, and a digest of any
+uncommitted change to ``sparana_lite/`` and ``scripts/``) is read when an experiment starts and
+again when it ends; if it changed in between, the file records both states and
+``code_changed_during_run: true`` (the results came from no single version of the code; the
+tests refuse such a file: run the experiment again). Finished experiments are skipped unless ``--force`` is
 given, so an interrupted run resumes; trained models are cached by ``sparana_lite.zoo`` (in
 ``$SPARANA_LITE_CACHE``), so a re-run does not retrain them. The appendix "At the blog's scale"
 reads the files; commit them.
 """
 import argparse
 from datetime import datetime, timezone
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -50,20 +55,55 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def provenance(command, seconds):
-    """Where a result came from: the code, the machine and the libraries that computed it."""
+CODE = ("sparana_lite", "scripts")   # the folders whose state a results file records
+
+
+def git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def code_state():
+    """The code an experiment runs: the commit checked out, whether :data:`CODE` has uncommitted
+    changes (untracked files included, ignored ones not), and a digest of those changes (None
+    when there are none), so that a change between two reads shows even in a tree that was
+    already dirty."""
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *CODE)
+    digest = None
+    if status:
+        h = hashlib.sha256(git("diff", "HEAD", "--binary", "--", *CODE).encode())
+        for line in sorted(status.splitlines()):
+            if line.startswith("??"):
+                name = line[3:]
+                h.update(name.encode())
+                try:
+                    h.update((ROOT / name).read_bytes())
+                except OSError:
+                    pass
+        digest = h.hexdigest()
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(status),
+            "changes_digest": digest}
+
+
+def now():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(command, seconds, start, end, started):
+    """Where a result came from: the code (its state at the start and the end of the run), the
+    machine and the libraries that computed it."""
     import numba
     import scipy
 
     import sparana_lite as sl
 
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
     return {
-        "commit": git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(git("status", "--porcelain", "--", "sparana_lite", "scripts")),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": start["commit"],
+        "uncommitted_changes": start["uncommitted_changes"],
+        "changes_digest": start["changes_digest"],
+        "code_changed_during_run": start != end,
+        "code_at_end": end,
+        "started": started,
+        "date": now(),
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -76,13 +116,21 @@ def provenance(command, seconds):
 
 
 def run(name, command):
-    """Run one experiment and write its results file."""
+    """Run one experiment and write its results file (see the module's docstring for what a
+    change of the code during the run does)."""
     common.MODELS_USED.clear()
+    state, started = code_state(), now()
     start = time.perf_counter()
     results = EXPERIMENTS[name]()
     seconds = time.perf_counter() - start
     record = {"schema": SCHEMA, "experiment": name, "results": results,
-              "provenance": provenance(command, seconds)}
+              "provenance": provenance(command, seconds, state, code_state(), started)}
+    if record["provenance"]["code_changed_during_run"]:
+        end = record["provenance"]["code_at_end"]
+        tqdm.write(f"WARNING {name}: the code changed while it ran (commit {state['commit'][:7]} "
+                   f"-> {end['commit'][:7]}, uncommitted changes "
+                   f"{state['changes_digest'] or 'none'} -> {end['changes_digest'] or 'none'}); "
+                   f"the file records both states; run it again with the code unchanged")
     path = RESULTS / f"{name}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n")

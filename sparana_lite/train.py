@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from . import _validate as V
+from .progress import bar as progress_bar
 
 
 # The version of the training semantics. Bump it whenever a change makes training produce other
@@ -226,7 +225,9 @@ def train(model, x, y, optimizer=None, steps=None, epochs=None, batch_size=250, 
         Record the loss (and the accuracy on ``eval_data`` = (x, y)) every this many steps
         and at the end. By default only the end is recorded.
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (redrawn at most every
+        :data:`sparana_lite.progress.NON_INTERACTIVE_INTERVAL` seconds unless stderr is a
+        terminal, so that a notebook kernel is not flooded with updates).
     """
     V.mlp(model)
     x = model._check_x(x)
@@ -261,7 +262,7 @@ def train(model, x, y, optimizer=None, steps=None, epochs=None, batch_size=250, 
         history.accuracy.append(model.accuracy(ex, ey) if eval_data is not None else float("nan"))
         history.seconds.append(time.perf_counter() - start)
 
-    bar = tqdm(total=steps, disable=not progress, desc="training", unit="step", leave=False)
+    bar = progress_bar(total=steps, disable=not progress, desc="training", unit="step", leave=False)
     try:
         batches = batch_positions(x.shape[0], batch_size, steps, seed)
         for step, (new_order, pos) in enumerate(batches, start=1):

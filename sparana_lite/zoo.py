@@ -5,8 +5,10 @@
 
 A cached model is found by a key that hashes everything that decides its weights: the
 architecture, head, activation, optimizer and its hyperparameters, batch size, steps, seed, the
-data set, the version of the cache and model formats, and the version of the training code
-(:data:`sparana_lite.train.TRAINING_VERSION`, bumped whenever training semantics change). A
+data set, the version of the cache and model formats, the version of the training code
+(:data:`sparana_lite.train.TRAINING_VERSION`, bumped whenever training semantics change) and,
+for a model trained on a GPU, the device (a CPU-trained model's key has no device in it, as
+before GPU training existed, so cached CPU models stay valid). A
 cached file is used only if the key stored in it is the expected one; otherwise the model is
 retrained, with a warning. Files live in ``cache_dir()/models`` (``$SPARANA_LITE_CACHE`` or the
 per-user cache).
@@ -98,25 +100,43 @@ def _config(name):
     return CONFIGS[name]
 
 
-def key(name, seed=0, steps=None):
-    """The hex digest that identifies a trained model of this configuration."""
+def _device_name(device):
+    """"cpu" or "cuda", from a name or a device object of :mod:`sparana_lite.device`."""
+    name = getattr(device, "name", device)
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda'; got {device!r}")
+    return name
+
+
+def key(name, seed=0, steps=None, device="cpu"):
+    """The hex digest that identifies a trained model of this configuration.
+
+    ``device``: where it was trained. A GPU's float32 rounding differs from the CPU's, and over
+    thousands of steps the trajectory with it, so a GPU-trained model has a key of its own;
+    the CPU's key is the one the zoo used before it could train on a GPU."""
     config = _config(name)
+    device = _device_name(device)
     steps = config.default_steps if steps is None else V.positive_int(steps, "steps")
     spec = asdict(config)
     spec.pop("description")
     spec.pop("default_steps")
     spec.pop("full_steps")
-    blob = json.dumps({"zoo_format": ZOO_FORMAT, "model_format": FORMAT_VERSION,
-                       "training_version": TRAINING_VERSION, "config": spec,
-                       "steps": steps, "seed": V.seed_int(seed)}, sort_keys=True)
+    fields = {"zoo_format": ZOO_FORMAT, "model_format": FORMAT_VERSION,
+              "training_version": TRAINING_VERSION, "config": spec,
+              "steps": steps, "seed": V.seed_int(seed)}
+    if device != "cpu":
+        fields["device"] = device
+    blob = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def path(name, seed=0, steps=None):
-    """Where the trained model is (or will be) cached."""
+def path(name, seed=0, steps=None, device="cpu"):
+    """Where the trained model is (or will be) cached (a GPU-trained one: ``...-cuda-...``)."""
     config = _config(name)
     steps = config.default_steps if steps is None else steps
-    return cache_dir() / "models" / f"{name}-seed{seed}-{steps}steps-{key(name, seed, steps)[:16]}.npz"
+    where = "" if _device_name(device) == "cpu" else f"{_device_name(device)}-"
+    return (cache_dir() / "models" /
+            f"{name}-seed{seed}-{steps}steps-{where}{key(name, seed, steps, device)[:16]}.npz")
 
 
 def load_dataset(name):
@@ -144,15 +164,17 @@ def trained(name, seed=0, steps=None, progress=True, eval_every=None, device="cp
     a model trained by this call also records its test accuracy every that many steps in
     ``metadata["history"]`` (``{"steps": [...], "test_accuracy": [...]}``); evaluating does not
     change the weights, so the cache key ignores it. ``device="cuda"`` trains on the GPU (see
-    :mod:`sparana_lite.device`); the model is returned and cached on the CPU either way, and the
-    key ignores the device, as it ignores the CPU (both change only the float32 rounding).
+    :mod:`sparana_lite.device`); the model is returned and cached on the CPU either way, under
+    a key of its own (:func:`key`): a CPU request never gets a GPU-trained model, nor the
+    reverse. (The key ignores which CPU trained a model, whose rounding differs less.)
     """
     config = _config(name)
     seed = V.seed_int(seed)
     steps = config.default_steps if steps is None else V.positive_int(steps, "steps")
     eval_every = V.positive_int(eval_every, "eval_every", allow_none=True)
-    file = path(name, seed, steps)
-    expected = key(name, seed, steps)
+    device = _device_name(device)
+    file = path(name, seed, steps, device)
+    expected = key(name, seed, steps, device)
     if file.exists():
         try:
             cached = MLP.load(file)
@@ -160,10 +182,15 @@ def trained(name, seed=0, steps=None, progress=True, eval_every=None, device="cp
             warnings.warn(f"retraining {name}: the cached file {file} is unreadable ({e})")
         else:
             found = cached.metadata.get("key")
-            if found == expected:
+            trained_on = cached.metadata.get("device", "cpu")
+            if found == expected and trained_on == device:
                 return cached
-            warnings.warn(f"retraining {name}: the cached file {file} has key {found!r}, "
-                          f"expected {expected!r} (another configuration or training code)")
+            if found == expected:   # written before GPU-trained models had keys of their own
+                warnings.warn(f"retraining {name}: the cached file {file} was trained on "
+                              f"{trained_on!r}, not {device!r}")
+            else:
+                warnings.warn(f"retraining {name}: the cached file {file} has key {found!r}, "
+                              f"expected {expected!r} (another configuration or training code)")
     data = load_dataset(config.dataset)
     model = MLP(list(config.widths), head=config.head, activation=config.activation, seed=seed)
     model = model.to_device(device)
@@ -176,7 +203,7 @@ def trained(name, seed=0, steps=None, progress=True, eval_every=None, device="cp
     model = model.to_device("cpu")
     model.metadata = {"zoo": name, "config": json.loads(json.dumps(asdict(config))),
                       "steps": steps, "seed": seed, "key": expected,
-                      "train_seconds": round(seconds, 2), "device": str(device),
+                      "train_seconds": round(seconds, 2), "device": device,
                       "test_accuracy": model.accuracy(data.x_test, data.y_test)}
     if eval_every is not None:
         model.metadata["history"] = {"steps": list(history.steps),

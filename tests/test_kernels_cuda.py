@@ -129,6 +129,46 @@ def test_matmul_matches_numpy_in_every_layout(shape):
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.fixture
+def gpu_tiles(monkeypatch):
+    """matmul with the GPU's tile configuration (TILE = GPU_TILE) in the simulator, which
+    otherwise runs the smaller SIMULATOR_TILE; on a GPU the tests run it anyway."""
+    from sparana_lite.kernels import cuda as CU
+    if not CU.SIMULATOR:
+        assert CU.TILE == CU.GPU_TILE
+        yield CU
+        return
+    assert CU.GPU_TILE > CU.TILE       # otherwise the default tests already cover it
+    monkeypatch.setattr(CU, "TILE", CU.GPU_TILE)
+    monkeypatch.setattr(CU, "TILE_PAD", CU.GPU_TILE + 1)
+    launches = []
+    kernel = CU._matmul_kernel
+
+    class Spy:                          # records each launch's block shape
+        def __getitem__(self, config):
+            launches.append(config[1])
+            return kernel[config]
+
+    monkeypatch.setattr(CU, "_matmul_kernel", Spy())
+    yield CU
+    assert launches and set(launches) == {(CU.GPU_TILE, CU.GPU_TILE)}, launches
+
+
+# shapes that cross the GPU's 16-wide tile edges in n, depth and m (one over, one under, exact)
+@pytest.mark.parametrize("shape", [(17, 33, 15), (16, 16, 16), (3, 17, 31)])
+def test_matmul_with_the_gpus_tiles_matches_numpy(gpu_tiles, shape):
+    n, depth, m = shape
+    rng = np.random.default_rng(sum(shape))
+    a = rng.standard_normal((n, depth)).astype(np.float32)
+    b = rng.standard_normal((depth, m)).astype(np.float32)
+    expected = a @ b
+    np.testing.assert_allclose(host(G.matmul(a, b)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(host(G.matmul(a.T.copy(), b, trans_a=True)), expected,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(host(G.matmul(a, b.T.copy(), trans_b=True)), expected,
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_matmul_refuses_shapes_that_do_not_chain():
     with pytest.raises(ValueError, match="do not chain"):
         G.matmul(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32))

@@ -210,20 +210,28 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
         work(None)  # not vacuous: outside a block the same calls go parallel
 
 
-def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch):
-    """A CSR model's logits computed one block of rows per core agree with the whole batch's
+@pytest.mark.parametrize("blocks", [2, 3])
+def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
+    """A CSR model's logits computed one block of rows per thread agree with the whole batch's
     (the CSR products bitwise; the dense output layer's BLAS product to float32 rounding, as
-    OpenBLAS may take another kernel for fewer rows)."""
+    OpenBLAS may take another kernel for fewer rows).
+
+    ``map_row_blocks`` makes one block per numba thread; the test makes it see ``blocks``
+    threads, so the batch is split even where numba runs on one thread (there "blocks" would
+    otherwise be the whole batch again, compared with itself). The blocks run on Python
+    threads with serial kernels, which needs no second numba thread."""
     rng = np.random.default_rng(2)
     x = rng.random((200, WIDTHS[0]), dtype=np.float32)
     model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 10**9)
     whole = model.logits(x)
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 8)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: blocks)
     calls = []
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda b: calls.append(b.shape[0]) or forward(b))
-    blocks = model.logits(x)
-    import numba
-    assert len(calls) == min(numba.get_num_threads(), 200 // 8)  # split when there are threads
-    np.testing.assert_allclose(blocks, whole, rtol=1e-6, atol=1e-6 * float(np.abs(whole).max()))
+    by_blocks = model.logits(x)
+    assert sorted(calls) == sorted(200 * (t + 1) // blocks - 200 * t // blocks
+                                   for t in range(blocks))       # really split, in order
+    np.testing.assert_allclose(by_blocks, whole, rtol=1e-6,
+                               atol=1e-6 * float(np.abs(whole).max()))

@@ -231,3 +231,53 @@ def test_make_step_checks_its_arguments_and_each_batch():
         step(np.full((20, 12), np.nan), Y[:20])
     assert all(np.array_equal(W, b) for W, b in zip(model.weights, before))  # nothing trained
     assert np.isfinite(step(X[:20], Y[:20]))
+
+
+# ------------------------------------------------------------------ progress bars
+
+class _Stream:
+    """A stream that records what tqdm writes; ``tty`` says whether it claims a terminal."""
+
+    def __init__(self, tty):
+        self.tty, self.parts = tty, []
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.parts.append(s)
+
+    def flush(self):
+        pass
+
+    def redraws(self):
+        return "".join(self.parts).count("training")
+
+
+def test_progress_is_rate_limited_where_no_terminal_watches(monkeypatch):
+    """A notebook kernel or a log gets a redraw at most every NON_INTERACTIVE_INTERVAL seconds
+    (a chapter training for minutes then sends tens of updates, not thousands); a terminal
+    keeps tqdm's 0.1 s. Fails if the training bar ignores the rate limit: 6,000 tiny steps
+    take about two seconds and would redraw every 50 steps."""
+    import time
+
+    from sparana_lite import progress
+
+    monkeypatch.setattr("tqdm.auto.tqdm", __import__("tqdm").tqdm)  # text bars, whatever runs
+    rng = np.random.default_rng(0)
+    x, y = rng.random((200, 8), dtype=np.float32), rng.integers(0, 3, 200)
+    counts = {}
+    for tty in (False, True):
+        stream = _Stream(tty)
+        monkeypatch.setattr("sys.stderr", stream)  # restored at the end of the test
+        start = time.perf_counter()
+        sl.train(sl.MLP([8, 6, 3], seed=0), x, y, steps=6000, batch_size=20, progress=True)
+        seconds = time.perf_counter() - start
+        counts[tty] = (stream.redraws(), seconds)
+    redraws, seconds = counts[False]
+    assert progress.min_interval(_Stream(False)) == progress.NON_INTERACTIVE_INTERVAL >= 1
+    assert 1 <= redraws <= 3 + seconds / progress.NON_INTERACTIVE_INTERVAL, counts
+    # on a terminal the bar moves (a redraw every 50 steps when 0.1 s apart): not vacuous
+    redraws, seconds = counts[True]
+    assert progress.min_interval(_Stream(True)) == progress.INTERACTIVE_INTERVAL
+    assert redraws > 3 + seconds / progress.NON_INTERACTIVE_INTERVAL or seconds < 0.5, counts

@@ -148,10 +148,13 @@ def test_the_key_covers_the_training_code_version(tiny, monkeypatch):
     assert zoo.key(tiny) != base
 
 
-def test_trains_on_the_gpu_and_caches_on_the_cpu(tmp_cache, tiny, monkeypatch):
-    """device="cuda" (numba's simulator where there is no GPU): the model trains on the GPU and
-    comes back, and is cached, on the CPU. (Training itself is compared between the devices in
-    test_kernels_cuda.py; here a stand-in records where the model was.)"""
+def test_trains_on_the_gpu_and_caches_on_the_cpu_under_a_key_of_its_own(tmp_cache, tiny,
+                                                                         monkeypatch):
+    """device="cuda": the model trains on the GPU (a stand-in records where the model was;
+    training itself is compared between the devices in test_kernels_cuda.py) and comes back,
+    and is cached, on the CPU, under a key and file of its own. A CPU request then trains a
+    CPU model instead of serving the GPU's (its rounding, over thousands of steps, moves the
+    trajectory), and each request afterwards gets its own device's model from the cache."""
     from sparana_lite.train import History
     seen = []
 
@@ -162,6 +165,40 @@ def test_trains_on_the_gpu_and_caches_on_the_cpu(tmp_cache, tiny, monkeypatch):
     monkeypatch.setattr(zoo, "train", train_on)
     model = zoo.trained(tiny, steps=3, progress=False, device="cuda")
     assert seen == ["cuda"] and model.device == "cpu" and model.metadata["device"] == "cuda"
-    assert zoo.trained(tiny, steps=3, progress=False).metadata["device"] == "cuda"  # the cache
+    assert zoo.path(tiny, steps=3, device="cuda").exists() and not zoo.path(tiny, steps=3).exists()
+    assert zoo.key(tiny, steps=3, device="cuda") != zoo.key(tiny, steps=3)
+    cpu = zoo.trained(tiny, steps=3, progress=False)
+    assert seen == ["cuda", "cpu"] and cpu.metadata["device"] == "cpu"   # trained, not served
+    assert zoo.trained(tiny, steps=3, progress=False).metadata["device"] == "cpu"      # cached
+    assert zoo.trained(tiny, steps=3, progress=False, device="cuda").metadata["device"] == "cuda"
+    assert len(seen) == 2
     with pytest.raises(ValueError, match="device"):
         zoo.trained(tiny, steps=4, device="tpu")
+
+
+def test_the_cpu_key_is_the_one_before_gpu_keys(tiny):
+    """Keying GPU-trained models apart leaves every CPU key as it was (cached CPU models stay
+    valid): the hash of exactly the fields it always had, no device among them."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+    spec = asdict(TINY)
+    for field in ("description", "default_steps", "full_steps"):
+        spec.pop(field)
+    blob = json.dumps({"zoo_format": zoo.ZOO_FORMAT, "model_format": sl.model.FORMAT_VERSION,
+                       "training_version": zoo.TRAINING_VERSION, "config": spec, "steps": 7,
+                       "seed": 2}, sort_keys=True)
+    assert zoo.key(tiny, seed=2, steps=7) == hashlib.sha256(blob.encode()).hexdigest()
+    assert zoo.key(tiny, seed=2, steps=7, device="cpu") == zoo.key(tiny, seed=2, steps=7)
+
+
+def test_a_gpu_model_cached_under_the_cpu_key_is_not_served_to_the_cpu(tmp_cache, tiny):
+    """A file the older zoo wrote (GPU-trained, stored under the CPU key) is retrained."""
+    gpu = sl.MLP(list(TINY.widths), head="lq", seed=0)
+    gpu.metadata = {"key": zoo.key(tiny, steps=3), "device": "cuda"}
+    path = zoo.path(tiny, steps=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gpu.save(path)
+    with pytest.warns(UserWarning, match="trained on 'cuda'"):
+        model = zoo.trained(tiny, steps=3, progress=False)
+    assert model.metadata["device"] == "cpu"

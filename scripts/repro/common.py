@@ -20,7 +20,7 @@ def zoo_model(name, seed=0, steps=None, eval_every=None):
     ``eval_every`` (default: a twentieth of the run) makes a model trained here record its
     test accuracy along the way in ``metadata["history"]``."""
     steps = sl.zoo.CONFIGS[name].default_steps if steps is None else steps
-    cached = sl.zoo.path(name, seed, steps).exists()
+    cached = sl.zoo.path(name, seed, steps, device=DEVICE).exists()
     model = sl.zoo.trained(name, seed=seed, steps=steps, progress=True,
                            eval_every=eval_every or max(steps // 20, 1), device=DEVICE)
     MODELS_USED.append({"zoo": name, "seed": seed, "steps": steps,

@@ -260,3 +260,22 @@ TARGETS = {
     15: {**_BLOG, "claim": "Classes differ in how easily they are forgotten (k to push each "
          "class below 10%)", "blog": "stated (index), no numbers"},
 }
+
+
+def _tiny():
+    """forget-lq-mnist at the tests' tiny size (tests/test_repro_results_schema.py: networks
+    whose middle layers hold about 1,000 weights): one seed, the book's size, every grid of k
+    a twentieth as long (so k = 350 stands for the blog's 7,000)."""
+    grids = ("KS", "KS_SINGLE", "KS_CONTROL", "KS_FIRST", "KS_ALL", "K_BLOG")
+    saved = {name: globals()[name] for name in grids}
+    try:
+        for name in grids:
+            value = saved[name]
+            globals()[name] = value // 20 if isinstance(value, int) else [k // 20 for k in value]
+        return forget_lq_mnist(seeds=(0,), sizes=("book",), gold=True)
+    finally:
+        globals().update(saved)
+
+
+# a cheaper call of each experiment for the tests' tiny networks (where the real one is slow)
+TINY = {"forget-lq-mnist": _tiny}

@@ -269,14 +269,14 @@ def sweep_model(lr, seed=SWEEP_SEED, steps=None):
     name = sce_config(lr)
     config = sl.zoo.CONFIGS[name]
     steps = config.default_steps if steps is None else steps
-    tag = sl.zoo.key(name, seed, steps) + f"-first-{60_000 - VALIDATION}"
+    data = dataset("sce-mnist")
+    tag = sl.zoo.key(name, seed, steps) + f"-first-{len(data.y_train) - VALIDATION}"
     file = (cache_dir() / "models" /
             f"sce-sweep-lr{lr:.0e}-seed{seed}-{steps}steps-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.npz")
     if file.exists():
         model = sl.MLP.load(file)
         if model.metadata.get("key") == tag:
             return model, False
-    data = dataset("sce-mnist")
     x, y = data.x_train[:-VALIDATION], data.y_train[:-VALIDATION]
     model = sl.MLP(list(config.widths), head=config.head, activation=config.activation, seed=seed)
     start = time.perf_counter()
@@ -289,7 +289,7 @@ def sweep_model(lr, seed=SWEEP_SEED, steps=None):
     return model, True
 
 
-def sce_lr_sweep(lrs=SWEEP_LRS, seed=SWEEP_SEED):
+def sce_lr_sweep(lrs=SWEEP_LRS, seed=SWEEP_SEED, steps=None):
     """The fairness control's sweep: SCE at each learning rate, trained on the first 55,000
     training images, scored on the last 5,000 (never on the test set). The rule, fixed before
     the run: the learning rate with the highest validation accuracy is SCE's."""
@@ -297,16 +297,16 @@ def sce_lr_sweep(lrs=SWEEP_LRS, seed=SWEEP_SEED):
     xv, yv = data.x_train[-VALIDATION:], data.y_train[-VALIDATION:]
     rows = []
     for lr in tqdm(lrs, desc="SCE learning-rate sweep", leave=False):
-        model, trained = sweep_model(lr, seed)
+        model, trained = sweep_model(lr, seed, steps)
         rows.append({"lr": lr, "validation_accuracy": model.accuracy(xv, yv),
                      "train_seconds": model.metadata["train_seconds"], "trained_by_this_run": trained})
     best = max(rows, key=lambda r: r["validation_accuracy"])["lr"]
-    return {"seed": seed, "steps": sl.zoo.CONFIGS["sce-mnist"].default_steps,
+    return {"seed": seed, "steps": steps or sl.zoo.CONFIGS["sce-mnist"].default_steps,
             "train_images": len(data.y_train) - VALIDATION, "validation_images": VALIDATION,
             "runs": rows, "chosen_lr": best}
 
 
-def lq_vs_sce_seeds(seeds=COMPARE_SEEDS, steps=None, sweep=True):
+def lq_vs_sce_seeds(seeds=COMPARE_SEEDS, steps=None, sweep=True, sweep_steps=None):
     """Target 4 with its uncertainty: LQ (the blog's recipe) against SCE on disjoint seeds,
     paired per seed (same initial weights and batches); per seed both accuracies, the
     discordant test images, McNemar's exact test and a bootstrap over test images; across
@@ -320,7 +320,7 @@ def lq_vs_sce_seeds(seeds=COMPARE_SEEDS, steps=None, sweep=True):
            "recipe": dict(sl.zoo.CONFIGS["lq-mnist"].optimizer),
            "blog_recipe": compare([(s, lq_models[s], sce_models[s]) for s in seeds], data)}
     if sweep:
-        out["sweep"] = sce_lr_sweep()
+        out["sweep"] = sce_lr_sweep(steps=sweep_steps)
         lr = out["sweep"]["chosen_lr"]
         tuned = {s: zoo_model(sce_config(lr), s, steps)
                  for s in tqdm(seeds, desc=f"SCE models, lr {lr:g}", leave=False)}
@@ -337,3 +337,8 @@ def lq_vs_sce_20000():
 
 EXPERIMENTS["lq-vs-sce-seeds"] = lq_vs_sce_seeds
 EXPERIMENTS["lq-vs-sce-20000"] = lq_vs_sce_20000
+
+# a cheaper call of each experiment for the tests' tiny networks (where the real one is slow)
+TINY = {"lq-sce-mnist": lambda: lq_sce_mnist(seeds=(0, 1)),
+        "attacks-lq-sce": lambda: attack_sweep(seeds=(0,), n=50),
+        "lq-vs-sce-seeds": lambda: lq_vs_sce_seeds(seeds=(0, 1, 2), sweep_steps=20)}

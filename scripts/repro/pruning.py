@@ -121,3 +121,8 @@ TARGETS = {
     9: {"experiment": "maav-identity", "claim": "MAAV = |W| × mean input; inputs that are always "
         "0 score 0", "blog": "inferred (exact)"},
 }
+
+# a cheaper call of each experiment for the tests' tiny networks (where the real one is slow):
+# the 2019 demo's retraining, 20 steps instead of thousands
+TINY = {"sgd-2019": lambda: sgd_2019(sizes=((BOOK_2019[0], 20),), eval_every=10),
+        "sgd-2019-100000": lambda: sgd_2019(sizes=((BLOG_2019[0], 20),), eval_every=10)}

@@ -41,11 +41,14 @@ __all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "matmul", "bias_act_", 
            "DeviceCSR", "DevicePlan", "to_device", "new_guard", "is_device_array"]
 
 TPB = 128    # threads per block of the 1-D kernels (fewer, a multiple of 32, for small n)
-# Side of the square tiles of matmul (TILE * TILE threads per block). The simulator runs every
-# thread of a block as a Python thread, so there the tiles are 8 x 8: the same code, 4x fewer
-# threads (the tests run the kernels on both sides of the tile size).
+# Side of the square tiles of matmul (TILE * TILE threads per block): GPU_TILE on a GPU. The
+# simulator runs every thread of a block as a Python thread, so there the tiles are
+# SIMULATOR_TILE: the same code, 4x fewer threads. The tests run matmul on both sides of the tile
+# size, and in the simulator with the GPU's tiles too (the simulator reads TILE and TILE_PAD
+# when a kernel runs; a GPU compiles them in at the first launch).
+GPU_TILE, SIMULATOR_TILE = 16, 8
 SIMULATOR = "simulator" in cuda.to_device.__module__  # numba's CUDA simulator is running these
-TILE = 8 if SIMULATOR else 16
+TILE = SIMULATOR_TILE if SIMULATOR else GPU_TILE
 TILE_PAD = TILE + 1  # shared-memory rows padded by one against bank conflicts (a constant:
 #                      numba.cuda needs literal shapes for shared arrays)
 
