@@ -492,8 +492,33 @@ def removal_triangle_controls(r):
             assert e["first_to_shrink"] == (1 - max(known)[1] if known else None)
 
 
+def lq_vs_sce(r):
+    """Target 4: the stored per-image results give each seed's counts, accuracies and
+    difference back; the mean over seeds is the mean of the seeds' differences; the sweep's
+    choice is its best validation accuracy, and the tuned comparison uses it."""
+    lq = import_script("repro.lq")
+    parts = [r["blog_recipe"]] + ([r["tuned"]] if "tuned" in r else [])
+    for part in parts:
+        for e in part["per_seed"]:
+            lq_right = lq.unpack_bits(e["lq_correct"], e["n_images"])
+            sce_right = lq.unpack_bits(e["sce_correct"], e["n_images"])
+            assert int(np.sum(lq_right & ~sce_right)) == e["lq_only"]
+            assert int(np.sum(~lq_right & sce_right)) == e["sce_only"]
+            assert close(lq_right.mean(), e["lq_accuracy"]) and close(sce_right.mean(), e["sce_accuracy"])
+            assert close(e["difference"], 100 * (e["lq_only"] - e["sce_only"]) / e["n_images"])
+            assert e["image_interval"][0] <= e["difference"] <= e["image_interval"][1]
+        a = part["across_seeds"]
+        assert close(a["mean"], np.mean([e["difference"] for e in part["per_seed"]]))
+        assert a["lq_ahead"] == sum(e["difference"] > 0 for e in part["per_seed"])
+        assert a["seed_interval"][0] <= a["mean"] <= a["seed_interval"][1]
+    if "sweep" in r:
+        best = max(r["sweep"]["runs"], key=lambda e: e["validation_accuracy"])
+        assert r["sweep"]["chosen_lr"] == best["lr"] == r["tuned"]["lr"]
+
+
 # what the chapters and the appendix rely on in each results file
 RELATIONS = {
+    "lq-vs-sce-seeds": lq_vs_sce, "lq-vs-sce-20000": lq_vs_sce,
     "lq-sce-mnist": lq_sce, "attacks-lq-sce": attacks, "lq-mnist-20000": lq_20000,
     "prune-lq-mnist-20000": pruning, "prune-sgd-vs-adam-seeds": pruning,
     "prune-lq-mnist-seeds": pruning, "sgd-2019": sgd, "sgd-2019-100000": sgd,

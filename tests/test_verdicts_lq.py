@@ -1,7 +1,10 @@
 """The rules of targets 1-6 (scripts/verdicts/lq.py): a case each accepts and one it rejects."""
+import pytest
+
 from tests.scripts import import_script
 
 lq = import_script("verdicts.lq")
+label = import_script("verdicts").label
 
 
 def test_accuracy_near_blog():
@@ -24,11 +27,61 @@ def test_removal_exact():
     assert not lq.removal_exact({**s, "accuracy": [0.98, 0.98, 0.9799]})
 
 
-def test_lq_ahead():
-    assert lq.lq_ahead([0.24, 0.34, 0.28])
-    assert not lq.lq_ahead([0.5, 0.5, -0.01])     # SCE ahead on one seed
-    assert not lq.lq_ahead([0.1, 0.2, 0.3])       # ahead, but by 0.2 on average
-    assert not lq.lq_ahead([])
+# target 4 with its uncertainty: lq_vs_sce
+
+
+def test_lq_vs_sce_reproduced_when_every_seed_and_the_interval_agree():
+    v = lq.lq_vs_sce([0.3, 0.2, 0.4, 0.25, 0.35], (0.2, 0.4), (0.15, 0.45))
+    assert label(v) == "reproduced"
+    assert "LQ ahead in 5 of 5 runs, by +0.20 to +0.40 points" in v and "+0.15 to +0.45" in v
+    assert "the blog: about 0.5" in v
+
+
+def test_lq_vs_sce_rejects_an_interval_that_includes_zero():
+    # ahead on every seed, and a t interval over seeds above 0, but the test-set bootstrap
+    # reaches below 0: the rule takes the span of both, so no difference is shown
+    v = lq.lq_vs_sce([0.1, 0.2, 0.15, 0.1, 0.12], (0.07, 0.2), (-0.02, 0.3))
+    assert label(v) == "not reproduced" and "includes 0" in v
+
+
+def test_lq_vs_sce_partly_when_small_or_not_on_every_seed():
+    small = lq.lq_vs_sce([0.1, 0.12, 0.08, 0.1, 0.11], (0.08, 0.12), (0.05, 0.15))
+    assert label(small) == "partly reproduced" and "below half the blog's" in small
+    mixed = lq.lq_vs_sce([0.4, 0.5, -0.05, 0.45, 0.4], (0.1, 0.6), (0.2, 0.5))
+    assert label(mixed) == "partly reproduced" and "not on every seed" in mixed
+    behind = lq.lq_vs_sce([-0.2, -0.3, -0.25], (-0.4, -0.1), (-0.35, -0.15))
+    assert label(behind) == "not reproduced" and "SCE is ahead" in behind
+
+
+def test_lq_vs_sce_refuses_bad_input():
+    with pytest.raises(ValueError, match="differences"):
+        lq.lq_vs_sce([0.3, 0.2], (0.1, 0.4), (0.1, 0.4))          # two seeds: no t interval
+    with pytest.raises(ValueError, match="seed_interval"):
+        lq.lq_vs_sce([0.3, 0.2, 0.4], (0.4, 0.1), (0.1, 0.4))
+    with pytest.raises(ValueError, match="differences"):
+        lq.lq_vs_sce([0.3, float("nan"), 0.4], (0.1, 0.4), (0.1, 0.4))
+
+
+def comparison(diffs, seed_interval, image_interval):
+    return {"per_seed": [{"difference": d} for d in diffs],
+            "across_seeds": {"seed_interval": seed_interval, "image_interval": image_interval}}
+
+
+def test_verdict_4_agrees_only_where_every_comparison_does():
+    strong = comparison([0.3, 0.2, 0.4, 0.25, 0.35], [0.2, 0.4], [0.15, 0.45])
+    seeds = {"steps": 5000, "blog_recipe": strong, "tuned": {"lr": 3e-4, **strong}}
+    v = lq.verdict_4(seeds)
+    assert label(v) == "reproduced" and "with SCE at its own learning rate (3e-04)" in v
+    assert "Fashion-MNIST not tested" in v and "the blog: about 0.5" in v
+    # SCE at its own learning rate closes the gap: only partly
+    level = comparison([0.05, -0.1, 0.1, 0.0, -0.05], [-0.1, 0.1], [-0.12, 0.12])
+    assert label(lq.verdict_4({**seeds, "tuned": {"lr": 3e-4, **level}})) == "partly reproduced"
+    both_level = {"steps": 5000, "blog_recipe": level, "tuned": {"lr": 1e-4, **level}}
+    assert label(lq.verdict_4(both_level)) == "not reproduced"
+    # the blog-length comparison counts once it is measured
+    blog = {"steps": 20000, "blog_recipe": level}
+    v = lq.verdict_4(seeds, blog)
+    assert label(v) == "partly reproduced" and "at 20,000 steps: LQ ahead in 2 of 5 runs" in v
 
 
 def test_logits_wide():

@@ -1,9 +1,15 @@
 """Building Sparana and Linear Quadratic Models at the blog's scale (targets 1-6)."""
+import dataclasses
+import hashlib
+import time
+
 import numpy as np
+from scipy.stats import binomtest, t as student_t
 from tqdm.auto import tqdm
 
 import sparana_lite as sl
 from sparana_lite import attacks
+from sparana_lite.paths import cache_dir
 
 from .common import BLOG_STEPS, SEEDS, dataset, floats, zoo_model
 
@@ -119,7 +125,7 @@ TARGETS = {
         "near 0 otherwise", "blog": "true class about 1, others about ±0.02"},
     3: {"experiment": "lq-sce-mnist", "claim": "Removing dead neurons and converting to CSR leave "
         "the outputs unchanged", "blog": "inferred (exact by construction)"},
-    4: {"experiment": "lq-sce-mnist", "claim": "LQ beats SCE in test accuracy, on MNIST and "
+    4: {"experiment": "lq-vs-sce-seeds", "claim": "LQ beats SCE in test accuracy, on MNIST and "
         "Fashion-MNIST", "blog": "\"in the order of 0.5%\""},
     5: {"experiment": "lq-sce-mnist", "claim": "SCE pre-softmax values span a wide range, LQ "
         "outputs sit at 0 or 1", "blog": "\"-4 to 13 in one case\""},
@@ -149,6 +155,190 @@ def lq_mnist_20000():
 
 EXPERIMENTS["lq-mnist-20000"] = lq_mnist_20000
 
+
+# --- Target 4 with its uncertainty: LQ against SCE on disjoint seeds, paired per seed ---------
+
+COMPARE_SEEDS = (0, 1, 2, 3, 4)       # five disjoint seeds at the book's size
+BLOG_COMPARE_SEEDS = (0, 1, 2)        # the blog-sized runs
+SWEEP_LRS = (3e-5, 1e-4, 3e-4)        # SCE's own learning rates, around the LQ recipe's 1e-4
+SWEEP_SEED = 100                      # a seed no comparison uses
+VALIDATION = 5_000                    # the last 5,000 training images (TensorFlow's 55k/5k split)
+N_BOOTSTRAP = 10_000
+
+
+def correct_bits(model, data):
+    """Which test images ``model`` classifies correctly, as a hex string of packed bits
+    (``np.packbits``, 10,000 images -> 2,500 characters), so a results file holds them."""
+    return np.packbits(model.predict(data.x_test) == data.y_test).tobytes().hex()
+
+
+def unpack_bits(hex_bits, n):
+    """The inverse of :func:`correct_bits`: a bool array of ``n`` images."""
+    return np.unpackbits(np.frombuffer(bytes.fromhex(hex_bits), dtype=np.uint8))[:n].astype(bool)
+
+
+def mcnemar_p(b, c):
+    """McNemar's exact test: the two-sided binomial p-value of ``b`` against ``c`` discordant
+    images under "either model is as likely to be the one that is right" (p = 0.5)."""
+    return 1.0 if b + c == 0 else float(binomtest(int(b), int(b + c), 0.5).pvalue)
+
+
+def paired_difference(lq_right, sce_right, n_bootstrap=N_BOOTSTRAP, seed=0):
+    """The paired comparison of two models on the same test images.
+
+    ``lq_right``, ``sce_right``: bool arrays (n_images,). Returns both accuracies, the
+    difference in points (100 * (LQ - SCE)), the discordant counts ``lq_only`` (LQ right, SCE
+    wrong) and ``sce_only``, McNemar's exact p-value, the standard error of the difference over
+    test images (points) and a 95% bootstrap interval over test images (points; resampling
+    images is a multinomial draw over the three kinds of image: LQ only, SCE only, the rest).
+    """
+    lq_right, sce_right = np.asarray(lq_right, bool), np.asarray(sce_right, bool)
+    n = len(lq_right)
+    b = int(np.sum(lq_right & ~sce_right))
+    c = int(np.sum(~lq_right & sce_right))
+    draws = np.random.default_rng(seed).multinomial(n, [b / n, c / n, 1 - (b + c) / n],
+                                                    size=n_bootstrap)
+    boot = 100 * (draws[:, 0] - draws[:, 1]) / n
+    return {"lq_accuracy": float(lq_right.mean()), "sce_accuracy": float(sce_right.mean()),
+            "difference": round(100 * (b - c) / n, 6), "lq_only": b, "sce_only": c, "n_images": n,
+            "mcnemar_p": mcnemar_p(b, c),
+            "image_se": round(float(100 * np.sqrt(b + c - (b - c) ** 2 / n) / n), 6),
+            "image_interval": floats(np.percentile(boot, [2.5, 97.5]), 4)}
+
+
+def across_seeds(lq_right, sce_right, n_bootstrap=N_BOOTSTRAP, seed=0):
+    """The mean paired difference over seeds (points) and its 95% intervals.
+
+    ``lq_right``, ``sce_right``: bool arrays (seeds, n_images). ``seed_interval`` is the t
+    interval over seeds (how much the difference moves from one pair of trainings to the next,
+    on this test set); ``image_interval`` a bootstrap over test images of the mean over seeds
+    (how much it would move on another test set of the same size, these models fixed). Both
+    compare the same 10,000 test images, so the two are different sources of error.
+    """
+    d = 100 * (np.asarray(lq_right, float) - np.asarray(sce_right, float))   # (seeds, images)
+    per_seed = d.mean(axis=1)
+    k, n = d.shape
+    mean, sd = float(per_seed.mean()), float(per_seed.std(ddof=1))
+    half = float(student_t.ppf(0.975, k - 1) * sd / np.sqrt(k))
+    # the mean over seeds of one image takes one of 2k + 1 values: resample images by category
+    values, counts = np.unique(d.mean(axis=0), return_counts=True)
+    draws = np.random.default_rng(seed).multinomial(n, counts / n, size=n_bootstrap)
+    boot = draws @ values / n
+    return {"seeds": k, "mean": mean, "sd": sd, "min": float(per_seed.min()),
+            "max": float(per_seed.max()), "lq_ahead": int(np.sum(per_seed > 0)),
+            "seed_interval": floats([mean - half, mean + half], 4),
+            "image_interval": floats(np.percentile(boot, [2.5, 97.5]), 4)}
+
+
+def compare(pairs, data):
+    """Per seed and across seeds, for ``pairs`` = [(seed, lq_model, sce_model), ...]."""
+    rows, bits = [], {"lq": [], "sce": []}
+    for seed, lq_model, sce_model in pairs:
+        right = {"lq": lq_model.predict(data.x_test) == data.y_test,
+                 "sce": sce_model.predict(data.x_test) == data.y_test}
+        rows.append({"seed": seed, **paired_difference(right["lq"], right["sce"], seed=seed),
+                     "lq_correct": correct_bits(lq_model, data),
+                     "sce_correct": correct_bits(sce_model, data)})
+        for head in bits:
+            bits[head].append(right[head])
+    return {"per_seed": rows, "across_seeds": across_seeds(bits["lq"], bits["sce"])}
+
+
+def lr_name(lr):
+    return f"sce-mnist-lr{lr:.0e}"
+
+
+def sce_config(lr):
+    """The zoo configuration of SCE trained with learning rate ``lr`` (the rest as the blog's)."""
+    base = sl.zoo.CONFIGS["sce-mnist"]
+    if lr == base.optimizer["lr"]:
+        return "sce-mnist"
+    config = dataclasses.replace(base, optimizer={**base.optimizer, "lr": lr},
+                                 description=f"sce-mnist with Adam learning rate {lr:g}")
+    sl.zoo.register(lr_name(lr), config)
+    return lr_name(lr)
+
+
+for _lr in SWEEP_LRS:   # registered on import, so their cached models are found by name
+    sce_config(_lr)
+
+
+def sweep_model(lr, seed=SWEEP_SEED, steps=None):
+    """SCE with learning rate ``lr`` trained on the first 55,000 training images only, cached
+    beside the zoo's models (keyed like them, with the split in the key)."""
+    name = sce_config(lr)
+    config = sl.zoo.CONFIGS[name]
+    steps = config.default_steps if steps is None else steps
+    data = dataset("sce-mnist")
+    tag = sl.zoo.key(name, seed, steps) + f"-first-{len(data.y_train) - VALIDATION}"
+    file = (cache_dir() / "models" /
+            f"sce-sweep-lr{lr:.0e}-seed{seed}-{steps}steps-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.npz")
+    if file.exists():
+        model = sl.MLP.load(file)
+        if model.metadata.get("key") == tag:
+            return model, False
+    x, y = data.x_train[:-VALIDATION], data.y_train[:-VALIDATION]
+    model = sl.MLP(list(config.widths), head=config.head, activation=config.activation, seed=seed)
+    start = time.perf_counter()
+    sl.train(model, x, y, optimizer=config.make_optimizer(), steps=steps,
+             batch_size=config.batch_size, seed=seed, progress=True)
+    model.metadata = {"key": tag, "lr": lr, "seed": seed, "steps": steps,
+                      "train_seconds": round(time.perf_counter() - start, 2)}
+    file.parent.mkdir(parents=True, exist_ok=True)
+    model.save(file)
+    return model, True
+
+
+def sce_lr_sweep(lrs=SWEEP_LRS, seed=SWEEP_SEED, steps=None):
+    """The fairness control's sweep: SCE at each learning rate, trained on the first 55,000
+    training images, scored on the last 5,000 (never on the test set). The rule, fixed before
+    the run: the learning rate with the highest validation accuracy is SCE's."""
+    data = dataset("sce-mnist")
+    xv, yv = data.x_train[-VALIDATION:], data.y_train[-VALIDATION:]
+    rows = []
+    for lr in tqdm(lrs, desc="SCE learning-rate sweep", leave=False):
+        model, trained = sweep_model(lr, seed, steps)
+        rows.append({"lr": lr, "validation_accuracy": model.accuracy(xv, yv),
+                     "train_seconds": model.metadata["train_seconds"], "trained_by_this_run": trained})
+    best = max(rows, key=lambda r: r["validation_accuracy"])["lr"]
+    return {"seed": seed, "steps": steps or sl.zoo.CONFIGS["sce-mnist"].default_steps,
+            "train_images": len(data.y_train) - VALIDATION, "validation_images": VALIDATION,
+            "runs": rows, "chosen_lr": best}
+
+
+def lq_vs_sce_seeds(seeds=COMPARE_SEEDS, steps=None, sweep=True, sweep_steps=None):
+    """Target 4 with its uncertainty: LQ (the blog's recipe) against SCE on disjoint seeds,
+    paired per seed (same initial weights and batches); per seed both accuracies, the
+    discordant test images, McNemar's exact test and a bootstrap over test images; across
+    seeds the mean difference with a t interval over seeds and a bootstrap over images. Then
+    the fairness control: SCE at the learning rate its own validation sweep chose, on the same
+    seeds against the same LQ models."""
+    data = dataset("lq-mnist")
+    lq_models = {s: zoo_model("lq-mnist", s, steps) for s in tqdm(seeds, desc="LQ models", leave=False)}
+    sce_models = {s: zoo_model("sce-mnist", s, steps) for s in tqdm(seeds, desc="SCE models", leave=False)}
+    out = {"steps": lq_models[seeds[0]].metadata["steps"], "seeds": list(seeds),
+           "recipe": dict(sl.zoo.CONFIGS["lq-mnist"].optimizer),
+           "blog_recipe": compare([(s, lq_models[s], sce_models[s]) for s in seeds], data)}
+    if sweep:
+        out["sweep"] = sce_lr_sweep(steps=sweep_steps)
+        lr = out["sweep"]["chosen_lr"]
+        tuned = {s: zoo_model(sce_config(lr), s, steps)
+                 for s in tqdm(seeds, desc=f"SCE models, lr {lr:g}", leave=False)}
+        out["tuned"] = {"lr": lr, **compare([(s, lq_models[s], tuned[s]) for s in seeds], data)}
+    return out
+
+
+def lq_vs_sce_20000():
+    """The same paired comparison for the blog-sized models (20,000 steps, seeds 0-2, the blog's
+    recipe for both heads); trains the six models if they are not cached (about 8 minutes each
+    on 2 quiet cores)."""
+    return lq_vs_sce_seeds(BLOG_COMPARE_SEEDS, BLOG_STEPS, sweep=False)
+
+
+EXPERIMENTS["lq-vs-sce-seeds"] = lq_vs_sce_seeds
+EXPERIMENTS["lq-vs-sce-20000"] = lq_vs_sce_20000
+
 # a cheaper call of each experiment for the tests' tiny networks (where the real one is slow)
 TINY = {"lq-sce-mnist": lambda: lq_sce_mnist(seeds=(0, 1)),
-        "attacks-lq-sce": lambda: attack_sweep(seeds=(0,), n=50)}
+        "attacks-lq-sce": lambda: attack_sweep(seeds=(0,), n=50),
+        "lq-vs-sce-seeds": lambda: lq_vs_sce_seeds(seeds=(0, 1, 2), sweep_steps=20)}

@@ -77,7 +77,8 @@ def _optional(name, results):
 def verdicts(results=RESULTS):
     """{target: verdict} for all 19 targets, from the results files in ``results``."""
     out = {}
-    out.update(lq.verdicts(_results("lq-sce-mnist", results), _results("attacks-lq-sce", results)))
+    out.update(lq.verdicts(_results("lq-sce-mnist", results), _results("attacks-lq-sce", results),
+                           _results("lq-vs-sce-seeds", results), _optional("lq-vs-sce-20000", results)))
     demo = _optional("sgd-2019-100000", results)
     out.update(pruning.verdicts(_results("sgd-2019", results)["runs"] + (demo["runs"] if demo else []),
                                 _results("prune-lq-mnist-seeds", results)["models"],
