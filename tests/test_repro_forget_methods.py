@@ -8,17 +8,7 @@ import pytest
 import sparana_lite as sl
 
 from .scripts import import_script, roundtrip
-from .test_repro_forgetting import small_model
-
-
-@pytest.fixture(scope="module")
-def forgetting():
-    return import_script("repro.forgetting")
-
-
-@pytest.fixture(scope="module")
-def data(mnist):
-    return mnist.subset(n_train=3000, n_test=1000)
+from .test_repro_forgetting import data, forgetting, small_model  # noqa: F401 (fixtures)
 
 
 def test_first_below_follows_the_parameters_changed(forgetting):

@@ -4,18 +4,7 @@ import json
 
 import pytest
 
-from .scripts import import_script
-from .test_repro_forgetting import small_model
-
-
-@pytest.fixture(scope="module")
-def forgetting():
-    return import_script("repro.forgetting")
-
-
-@pytest.fixture(scope="module")
-def data(mnist):
-    return mnist.subset(n_train=3000, n_test=1000)
+from .test_repro_forgetting import data, forgetting, small_model  # noqa: F401 (fixtures)
 
 
 def test_heavy_lifting_curves(forgetting, data, monkeypatch):
