@@ -302,12 +302,12 @@ def _displayed(driver, selector):
     return [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
 
 
-def _open_chapter_link(driver, container, current):
-    """Click a shown link in ``container`` to another chapter (the intro only if there is no
-    other); returns (the page it should open, the page open after the click)."""
+def _open_chapter_link(driver, container, current, selector=""):
+    """Click a shown link in ``container`` (under ``selector``) to another chapter (the intro
+    only if there is no other); returns (the page it should open, the page open after the click)."""
     from selenium.webdriver.common.by import By
     links = []
-    for link in container.find_elements(By.CSS_SELECTOR, "a.reference.internal"):
+    for link in container.find_elements(By.CSS_SELECTOR, f"{selector} a.reference.internal"):
         page = (link.get_attribute("href") or "").split("#")[0]
         if link.is_displayed() and page.endswith(".html") and page != current:
             links.append((page.endswith("/intro.html"), page, link))
@@ -320,56 +320,64 @@ def _open_chapter_link(driver, container, current):
     return page, driver.current_url.split("#")[0]
 
 
-def check_navigation(driver, base, page="book/pruning.html"):
-    """Problems with the chapter list and page contents at 1280 and 390 px; and what was seen."""
+def _shown_links(driver, selector):
     from selenium.webdriver.common.by import By
+    return [a for a in driver.find_elements(By.CSS_SELECTOR, f"{selector} a.reference.internal")
+            if a.is_displayed()]
+
+
+def check_navigation(driver, base, page="book/pruning.html"):
+    """Problems with the chapter list and page contents at 1280 and 390 px; and what was seen.
+
+    The chapter list is ``.bd-sidebar-primary`` and the page contents ``.bd-sidebar-secondary``
+    (pydata-sphinx-theme moves both classes onto its dialogs when it opens them on small screens).
+    """
     problems, seen = [], []
     url = base + page
+    chapters, contents = ".bd-sidebar-primary", ".bd-sidebar-secondary"
     # --- wide: the chapter list is there, its toggle hides and shows it, a link opens a page
     _resize(driver, WIDE)
     driver.get(url)
-    sidebar = driver.find_element(By.ID, "pst-primary-sidebar")
-    if not sidebar.is_displayed():
+    if not _shown_links(driver, chapters):
         problems.append("1280 px: the chapter list is not shown")
     toggles = _displayed(driver, ".primary-toggle")
     if not toggles:
         problems.append("1280 px: no chapter-list toggle is shown")
     else:
         toggles[0].click()
-        if not _wait(driver, lambda d: not sidebar.is_displayed(), 3):
+        if not _wait(driver, lambda d: not _shown_links(d, chapters), 3):
             problems.append("1280 px: the chapter-list toggle does not hide the chapter list")
         else:
             toggles[0].click()
-            if not _wait(driver, lambda d: sidebar.is_displayed(), 3):
+            if not _wait(driver, lambda d: _shown_links(d, chapters), 3):
                 problems.append("1280 px: the chapter-list toggle does not show it again")
             else:
                 seen.append("1280 px: the toggle hides and shows the chapter list")
-    target, now = _open_chapter_link(driver, driver.find_element(By.ID, "pst-primary-sidebar"), url)
+    driver.get(url)
+    target, now = _open_chapter_link(driver, driver, url, chapters)
     if target is None or now != target:
         problems.append(f"1280 px: a chapter-list link did not open another page (at {now})")
     else:
         seen.append(f"1280 px: the chapter list opened {target[len(base):]}")
-    # --- narrow: the toggles open the chapter list and the page contents as dialogs
+    # --- narrow: the toggles open the chapter list and the page contents
     _resize(driver, NARROW)
-    for kind, selector, dialog_id in (("chapter list", ".primary-toggle", "pst-primary-sidebar-modal"),
-                                      ("page contents", ".secondary-toggle", "pst-secondary-sidebar-modal")):
+    for kind, toggle, where in (("chapter list", ".primary-toggle", chapters),
+                                ("page contents", ".secondary-toggle", contents)):
         driver.get(url)
-        toggles = _displayed(driver, selector)
+        if _shown_links(driver, where):
+            problems.append(f"390 px: the {kind} is shown before its toggle is clicked")
+            continue
+        toggles = _displayed(driver, toggle)
         if len(toggles) != 1:
             problems.append(f"390 px: {len(toggles)} {kind} toggles shown (expected 1)")
             continue
         toggles[0].click()
-        dialog = driver.find_element(By.ID, dialog_id)
-        if not _wait(driver, lambda d: dialog.get_attribute("open") is not None, 3):
+        links = _wait(driver, lambda d: _shown_links(d, where), 3)
+        if not links:
             problems.append(f"390 px: the {kind} toggle does not open the {kind}")
             continue
-        links = [a for a in dialog.find_elements(By.CSS_SELECTOR, "a.reference.internal")
-                 if a.is_displayed()]
-        if not links:
-            problems.append(f"390 px: the {kind} opens with no link shown")
-            continue
         if kind == "chapter list":
-            target, now = _open_chapter_link(driver, dialog, url)
+            target, now = _open_chapter_link(driver, driver, url, where)
             if target is None or now != target:
                 problems.append(f"390 px: a chapter-list link did not open another page (at {now})")
             else:
