@@ -538,7 +538,6 @@ def page_shots(driver, base, out, pages=("book/intro.html", "book/pruning.html",
                                           "book/at-the-blogs-scale.html")):
     """Screenshots of the top of ``pages`` at 1280 and 390 px, and at 390 px with the chapter
     list open; returns their paths."""
-    from selenium.webdriver.common.by import By
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -554,9 +553,8 @@ def page_shots(driver, base, out, pages=("book/intro.html", "book/pruning.html",
         toggles = _displayed(driver, ".primary-toggle")
         if toggles:
             toggles[0].click()
-            _wait(driver, lambda d: d.find_element(By.ID, "pst-primary-sidebar-modal")
-                  .get_attribute("open") is not None, 3)
-            time.sleep(0.3)
+            _wait(driver, lambda d: _shown_links(d, ".bd-sidebar-primary"), 3)
+            time.sleep(0.5)  # the sidebar's slide-in
             path = out / f"{stem}-390-chapters.png"
             driver.save_screenshot(str(path))
             paths.append(path)
