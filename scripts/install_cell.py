@@ -6,7 +6,10 @@
 
 Readers who open a chapter on Colab (the launch button) or in any fresh Python have no
 sparana_lite; the cell installs it from the repository named in _config.yml (``repository.url``
-at ``repository.branch``). Where the package is importable it does nothing and prints nothing.
+at ``repository.branch``), the one place the repository is named. Where the package is
+importable it does nothing and prints nothing. Until the repository is public
+(``sparana_repository_public: false`` in _config.yml) the built pages leave the cell out
+(_ext/sparana_site.py); the notebooks keep it.
 It looks the package up with ``importlib.util.find_spec`` rather than importing it, so NumPy
 and numba are not imported before a chapter's own first cell (the Sparsity chapter sets thread
 counts there, before NumPy's first import).

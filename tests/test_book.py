@@ -38,6 +38,29 @@ def test_toc_and_book_folder_agree():
     assert present - listed == set(), "in book/ but not in _toc.yml"
 
 
+def test_toc_groups_every_chapter_into_a_captioned_part():
+    """The sidebar shows parts (Foundations, Forgetting, ...): no chapter outside a part, each
+    part captioned and non-empty, no page listed twice."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert toc["format"] == "jb-book" and "chapters" not in toc, "chapters must sit in parts"
+    captions = [part.get("caption") for part in toc["parts"]]
+    assert all(captions) and len(set(captions)) == len(captions), captions
+    assert all(part.get("chapters") for part in toc["parts"]), "an empty part"
+    files = toc_files()
+    assert len(files) == len(set(files)), "a page listed twice"
+
+
+def test_toc_order_is_the_intros_reading_order():
+    """The sidebar lists the chapters in the order of the intro's chapter table and appendices."""
+    text = (BOOK / "intro.md").read_text().split("## The chapters", 1)[1]
+    linked = []
+    for link in [part.split(")")[0] for part in text.split("](")[1:]]:
+        if not link.startswith("http") and link not in linked:
+            linked.append(link)
+    listed = [Path(f).name for f in toc_files()[1:]]
+    assert [Path(link).stem for link in linked] == listed
+
+
 def test_intro_links_only_existing_chapters():
     text = (BOOK / "intro.md").read_text()
     for p in pages():
