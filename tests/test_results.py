@@ -103,8 +103,6 @@ def provenance_problems(p, repo=ROOT):
 # entry goes).
 RUN_AGAIN = {
     "removal-speed": "commit f05d922 was made during the run (per-seed drivers, 2026-12-06)",
-    "removal-triangle-controls": "commit f05d922 was made during the run (per-seed drivers, "
-                                 "2026-12-06)",
 }
 
 
