@@ -93,7 +93,22 @@ def test_machine_load_records_and_flags():
     assert isinstance(d["busy"], bool)
     with cost.MachineLoad(busy_share=1.0) as load:
         pass
-    # with no share allowed to others the flag rests on the load average alone
-    assert load.busy == (max(load.load_average) > load.n_cores)
+    # others can never use more than all of the CPU: busy only where their share is unknown
+    assert load.busy == (load.other_cpu_share is None and max(load.load_average) > load.n_cores)
+
+
+def test_machine_load_is_not_busy_from_its_own_load(monkeypatch):
+    """A load average above the core count that this process made itself (a training just
+    before) is not a busy machine when the other processes' share is known and small; it is
+    one when that share cannot be read."""
+    monkeypatch.setattr(cost.os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    with cost.MachineLoad() as load:
+        sum(i * i for i in range(100_000))
+    if load.other_cpu_share is not None:
+        assert load.other_cpu_share > load.busy_share or not load.busy
+    monkeypatch.setattr(cost.MachineLoad, "_busy", lambda self: None)
+    with cost.MachineLoad() as load:
+        pass
+    assert load.other_cpu_share is None and load.busy
     with pytest.raises(ValueError, match="busy_share"):
         cost.MachineLoad(busy_share=2)

@@ -180,20 +180,8 @@ def test_experiment_at_tiny_size_has_the_committed_structure(name, tiny_zoo):
         pytest.skip(f"no committed {path.name} yet (run scripts/reproduce.py {name}): "
                     "relations checked on the tiny run only")
     committed = json.loads(path.read_text())["results"]
-    for key in MERGED_KEYS.get(name, ()):   # written when runs of separate seeds were merged
-        assert committed.pop(key) == sorted({e["seed"] for e in committed["runs"]}), key
     found = differences(structure(committed), structure(results))
-    assert set(found) <= set(STALE.get(name, ())), found
-
-
-# differences the code made after its committed file was written, tolerated by name until the
-# experiment is run again (`make reproduce`): removal-timing records the machine's load around
-# its timing (MachineLoad, commit de2d0fb) since
-STALE = {"removal-timing": ["results['runs'][...]: keys only in the tiny run: ['load']"]}
-
-# keys a committed file merged by hand from runs of separate seeds carries beyond what one run
-# writes: the list of the seeds merged (checked against its runs' seeds, then left out)
-MERGED_KEYS = {"removal-speed": ("seeds",)}
+    assert not found, found
 
 
 def test_tiny_variants_name_experiments():
