@@ -164,7 +164,7 @@ def where_seed_dependent(features_by_size):
 
 
 # ---- target 15: all ten classes -------------------------------------------------------------
-# Read from the results file ``forget-classes`` (book-sized seeds 0-4, blog-sized seeds 0-2): per
+# Read from the results file ``forget-classes`` (book-sized seeds 0-9, blog-sized seeds 0-2): per
 # class and seed, the forgetting cost (mean test accuracy of the class over k = 0-20,000, the
 # area under its curve). The former rule (hardest k >= 2x easiest within one seed) could not
 # fail: the extremes of ten noisy numbers always differ.
@@ -189,7 +189,7 @@ def class_effect(costs, alpha=CLASS_ALPHA, permutations=PERMUTATIONS, seed=0):
 
     Statistic: Friedman's chi-square of the per-class forgetting cost (the area under the
     target's test accuracy against k, ``repro.forgetting.forgetting_cost``) ranked within
-    each seed. Seeds: the rows, independent trainings (book-sized seeds 0-4, blog-sized 0-2,
+    each seed. Seeds: the rows, independent trainings (book-sized seeds 0-9, blog-sized 0-2,
     tested separately). Null: on each seed, the cost's ranks are exchangeable between classes
     (no class effect); the p-value is the share of ``permutations`` within-seed shuffles whose
     statistic reaches the observed one (with the observed counted once). A class is named the
