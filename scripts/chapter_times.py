@@ -10,13 +10,15 @@ that, ``shell.execute_reply``) in the cell's ``metadata.execution``, which nbcli
 record; kernel start-up is not counted. Cells never executed (no execution count) are skipped;
 an executed cell without timestamps is an error, since its time is unknown.
 """
-import argparse
 from datetime import datetime
 import json
 from pathlib import Path
 import sys
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generated_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -138,20 +140,7 @@ def text(paths=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that the file is current")
-    args = parser.parse_args(argv)
-    new = text()
-    if args.check:
-        current = OUT.read_text() if OUT.exists() else None
-        if current != new:
-            print(f"{OUT} is out of date: run `python scripts/chapter_times.py`")
-            return 1
-        print(f"{OUT} is up to date")
-        return 0
-    OUT.write_text(new)
-    print(f"wrote {OUT}")
-    return 0
+    return generated_file.main(OUT, text, "chapter_times.py", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
 """Publishing: the Pages workflow builds with the README's command, launch buttons, install cells."""
-import importlib.util
 import json
 from pathlib import Path
 import subprocess
@@ -9,17 +8,12 @@ import nbformat
 import pytest
 import yaml
 
+from .scripts import import_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("install_cell", ROOT / "scripts" / "install_cell.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-install_cell = _load_script()
+install_cell = import_file(ROOT / "scripts" / "install_cell.py")
 
 
 # ------------------------------------------------------------------------ the workflow

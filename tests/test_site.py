@@ -9,24 +9,18 @@ is at $SPARANA_WIDGET_SCRIPTS or .cache/widget-scripts/ (require.js and embed-am
 `npm pack requirejs@2.3.4 @jupyter-widgets/html-manager@1.0.6`); otherwise those scripts are
 blocked, as for a reader offline, and the check only sees that nothing renders without them.
 """
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
+from .scripts import import_file
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("check_site", ROOT / "scripts" / "check_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-check_site = _load()
+check_site = import_file(ROOT / "scripts" / "check_site.py")
 
 pytestmark = pytest.mark.skipif(not check_site.book_pages(HTML),
                                 reason="no built book in _build/html (run `make book`)")

@@ -1,7 +1,6 @@
 """The book's Sphinx extension (_ext/sparana_site.py), without a build: nbval markers are
 stripped from shown code cells only, install cells and launch buttons go while the repository is
 not public, and MathJax's files come from an installed package."""
-import importlib.util
 from pathlib import Path
 
 from docutils import nodes
@@ -11,17 +10,12 @@ from docutils.parsers.rst import Parser
 import pytest
 import yaml
 
+from .scripts import import_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("sparana_site", ROOT / "_ext" / "sparana_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-site = _load()
+site = import_file(ROOT / "_ext" / "sparana_site.py")
 
 
 # ------------------------------------------------------------------------ nbval's markers
