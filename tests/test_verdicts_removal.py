@@ -92,6 +92,12 @@ def test_verdict_10_judges_only_models_a_user_would_keep():
     assert rm.kept_speedups(_speed_results([1.1, 1.0, 1.3], [1, 1, 1])) == [1.0, 1.1, 1.3]
     one = _speed_results([1.3], [1.3])                     # fewer than three seeds: said so
     assert rm.verdict_10(one, "cpu").startswith("held on 1 seed only:")
+    # the machine's recorded load is named: the largest share other processes took
+    loaded = _speed_results([1.3, 1.3, 1.4], [1.5, 1.5, 1.5])
+    for e, share in zip(loaded["runs"], (0.01, 0.3, None)):
+        e["load"] = {"other_cpu_share": share}
+    assert rm.verdict_10(loaded, "cpu").endswith("(cpu; other processes used at most 30% of it)")
+    assert held.endswith("(cpu)")
 
 
 def test_differs_from_controls_needs_every_seed():

@@ -261,7 +261,14 @@ def verdict_10(results, cpu):
     few = "" if len(seeds) >= 3 else f" on {len(seeds)} seed{'s' if len(seeds) > 1 else ''} only"
     return (f"{speed_target(kept)}{few}: the smallest MAAV-shrunk model that keeps its accuracy, "
             f"batch 1,000, one thread, seeds {', '.join(map(str, seeds))}; " + "; ".join(found)
-            + f"; margin {MARGIN}; ratios from one busy machine ({cpu})")
+            + f"; margin {MARGIN}; ratios from one machine ({cpu}{_others(results)})")
+
+
+def _others(results):
+    """How much of the CPU other processes used while the runs were timed, as recorded."""
+    shares = [e["load"]["other_cpu_share"] for e in results["runs"]
+              if e.get("load", {}).get("other_cpu_share") is not None]
+    return f"; other processes used at most {max(shares):.0%} of it" if shares else ""
 
 
 # ---- targets 17 and 18 against controls ------------------------------------------------------
