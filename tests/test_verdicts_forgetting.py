@@ -15,6 +15,24 @@ def test_checks_11():
     assert loose == [True, True, False]
 
 
+def test_seeds_11_reads_every_seed_of_forget_classes():
+    ks = [0, 3500, 7000]
+    def run(seed, t7, rest7, size="book"):
+        target = [[0.98, 0.9, 0.5]] * 10
+        rest = [[0.985, 0.985, 0.98]] * 10
+        target[7], rest[7] = [0.98, 0.5, t7], [0.985, 0.985, rest7]
+        return {"size": size, "seed": seed, "target": target, "rest": rest}
+    classes = {"ks": ks, "runs": [run(1, 0.2, 0.98), run(0, 0.05, 0.98), run(0, 0.9, 0.9, "blog")]}
+    seeds, features, verdict = fg.seeds_11(classes, 7000, 7)
+    assert seeds == [0, 1] and [f["t7000"] for f in features] == [0.05, 0.2]
+    assert abs(features[0]["drop"] - 0.5) < 1e-9
+    assert verdict == "partly reproduced; depends on the seed"    # chance on seed 0 only
+    classes["runs"].append(run(2, 0.6, 0.98))                      # a seed that barely forgets
+    assert fg.seeds_11(classes, 7000, 7)[2] == "partly reproduced; depends on the seed"
+    classes["runs"] = [run(s, 0.6, 0.98) for s in range(3)]
+    assert fg.seeds_11(classes, 7000, 7)[2] == "not reproduced"
+
+
 def test_checks_12():
     weak = {"base7": 0.98, "l2_20000": 0.7, "l3_20000": 0.3, "fan3": 0.02, "colb": 0.0,
             "both_7000": 0.1, "l2_7000": 0.9, "l3_7000": 0.6, "as_1": 0.2}

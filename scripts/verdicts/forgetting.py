@@ -56,6 +56,23 @@ def checks_11(features):
     return strict, loose
 
 
+def features_11_classes(run, ks, k_blog, target):
+    """:func:`features_11` from a ``forget-classes`` run (the same MAAV-difference sweep of both
+    middle layers, on its grid ``ks``, for every class): the class ``target``'s test accuracy at
+    k = ``k_blog`` and the points the other digits lose there."""
+    t, rest = run["target"][target], run["rest"][target]
+    return {"t7000": at(t, ks, k_blog), "drop": 100 * (rest[0] - at(rest, ks, k_blog))}
+
+
+def seeds_11(classes, k_blog, target, size="book"):
+    """Target 11 over every seed of ``forget-classes`` at one ``size`` (ten book-sized seeds):
+    (seeds, features, :func:`graded` verdict of :func:`checks_11`)."""
+    runs = sorted((r for r in classes["runs"] if r["size"] == size), key=lambda r: r["seed"])
+    features = [features_11_classes(r, classes["ks"], k_blog, target) for r in runs]
+    return ([r["seed"] for r in runs], features,
+            graded(*checks_11(features), blog_reports_figure=BLOG_FIGURE[11]))
+
+
 # ---- target 12: not output suppression; the trivial routes -----------------------------------
 
 L2_DROP = 0.15      # layer 2 alone lowers the 7s by more than this by k = 20,000
