@@ -134,3 +134,22 @@ def test_workers_with_other_versions_are_refused(tiny_registry, tmp_path, monkey
     assert "2 of 2 workers have other library versions" in err and "numpy" in err, err
     assert "0.0.1" in err
     assert not list(results.glob("*.json")) and not (cache / "models").exists()
+
+
+def test_an_existing_cluster_is_sent_the_code(tiny_registry, tmp_path, monkeypatch, capsys):
+    """--scheduler ADDRESS: a cluster the script did not start gets scripts/ from it (its
+    workers import repro from the uploaded copy) and runs the graph."""
+    from distributed import Client, LocalCluster
+
+    reproduce, _ = tiny_registry
+    scripts = import_script("repro.cluster").SCRIPTS
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as existing:
+        status, results, _ = run_main(reproduce, monkeypatch, tmp_path, "remote", "--scheduler",
+                                      existing.scheduler_address, "tiny-first", "tiny-second")
+        with Client(existing) as client:
+            where = list(client.run(lambda: __import__("repro").__file__).values())
+    assert status == 0, capsys.readouterr().err
+    assert sorted(p.name for p in results.glob("*.json")) == ["tiny-first.json",
+                                                              "tiny-second.json"]
+    assert where and all(os.path.dirname(os.path.dirname(f)) != str(scripts) for f in where), where
