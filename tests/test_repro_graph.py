@@ -73,6 +73,11 @@ def test_estimates_from_measurements(repro):
     assert plan.step_seconds([{"name": "a", "seed": 0, "steps": 1, "train_seconds": s}
                               for s in (1.0, 2.0, 6.0)], "median") == {"a": 2.0}
     assert plan.train_estimate(common.need("lq-mnist", 0, 1000), rates) == pytest.approx(20.0)
+    # a model measured at its own number of steps: that time
+    measured = plan.model_seconds([{"name": "lq-mnist", "seed": s, "steps": 200,
+                                    "train_seconds": t} for s, t in ((0, 9.0), (1, 7.0))])
+    assert measured == {("lq-mnist", 200): 7.0}
+    assert plan.train_estimate(common.need("lq-mnist", 5, 200), rates, measured) == 7.0
     # another architecture: by multiply-adds per step at lq-mnist's rate
     ratio = (plan.macs_per_step(sl.zoo.CONFIGS["lq-mnist-longboy"])
              / plan.macs_per_step(sl.zoo.CONFIGS["lq-mnist"]))

@@ -9,9 +9,10 @@ From the measured times, :func:`predict` computes the critical path of the whole
 The measurements:
 
 - a model's training time: ``train_seconds`` of the models in the results files' provenance
-  and in the model cache's metadata, as seconds per training step of its zoo configuration
-  (several measurements of one configuration: their minimum, the machine at its quietest, or
-  ``statistic="median"``). A configuration never measured is estimated from its
+  and in the model cache's metadata: the measured time of that configuration and number of
+  steps (several measurements, of other seeds or of retrainings: their minimum, the machine
+  at its quietest, or ``statistic="median"``); else the configuration's seconds per step
+  (same statistic) times its steps; a configuration never measured is estimated from its
   multiply-adds per step (batch x sum of n_in x n_out) at the measured configurations' rate
   (their median, seconds per multiply-add);
 - an experiment's own time: its ``wall_seconds`` less the training time of the models it
@@ -87,10 +88,23 @@ def step_seconds(measurements, statistic="min"):
     return {name: pick(v) for name, v in per.items()}
 
 
-def train_estimate(n, rates):
-    """Seconds to train Need ``n`` at ``rates`` (:func:`step_seconds`), by its configuration,
-    else by multiply-adds at the median rate of the measured configurations."""
+def model_seconds(measurements, statistic="min"):
+    """Seconds to train each measured (configuration, steps)."""
+    pick = min if statistic == "min" else statistics.median
+    per = {}
+    for m in measurements:
+        per.setdefault((m["name"], m["steps"]), []).append(m["train_seconds"])
+    return {k: pick(v) for k, v in per.items()}
+
+
+def train_estimate(n, rates, measured=None):
+    """Seconds to train Need ``n``: its own measured time where ``measured``
+    (:func:`model_seconds`) has its configuration and steps, else at ``rates``
+    (:func:`step_seconds`) by its configuration, else by multiply-adds at the median rate of
+    the measured configurations."""
     config = sl.zoo.CONFIGS.get(n.name) or n.config
+    if measured and (n.name, n.steps) in measured:
+        return measured[n.name, n.steps]
     if n.name in rates:
         return rates[n.name] * n.steps
     per_mac = statistics.median(rates[name] / macs_per_step(sl.zoo.CONFIGS[name])
@@ -113,9 +127,10 @@ def experiment_seconds(results_dir=RESULTS):
 def costs(g, results_dir=RESULTS, statistic="min", cache=True):
     """``(train, run)``: seconds of each training task (by model key) and of each experiment
     of graph ``g``."""
-    rates = step_seconds(measured_models(results_dir, cache), statistic)
+    found = measured_models(results_dir, cache)
+    rates, measured = step_seconds(found, statistic), model_seconds(found, statistic)
     own = experiment_seconds(results_dir)
-    train = {k: train_estimate(n, rates) for k, n in g.train.items()}
+    train = {k: train_estimate(n, rates, measured) for k, n in g.train.items()}
     run = {name: own.get(name, UNMEASURED) for name in g.experiments}
     return train, run
 
@@ -237,7 +252,7 @@ def report(results_dir=RESULTS):
                       f"({s['model_uses']} uses of {s['distinct_models']} models).",
                       f"Experiments without a results file yet (counted {UNMEASURED:.0f} s): "
                       f"{', '.join(p['unmeasured']) or 'none'}."]
-        lines += ["", f"Training times: the {statistic} per configuration. One worker (2 cores): "
+        lines += ["", f"Training times: the {statistic} of each model's measurements. One worker (2 cores): "
                       f"{p['one_worker_seconds'] / 3600:.1f} h (training "
                       f"{p['training_seconds'] / 3600:.1f} h). Critical path: "
                       f"{p['critical_path_seconds'] / 60:.0f} min ("
