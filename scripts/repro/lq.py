@@ -275,9 +275,8 @@ def sweep_path(lr, seed=SWEEP_SEED, steps=None, n_train=MNIST_TRAIN):
     """Where :func:`sweep_model` caches SCE with learning rate ``lr`` (``n_train``: the
     training images of the data set it is trained on, all but the last 5,000)."""
     steps = sl.zoo.CONFIGS["sce-mnist"].default_steps if steps is None else steps
-    tag = _sweep_tag(lr, seed, steps, n_train)
-    return (cache_dir() / "models" /
-            f"sce-sweep-lr{lr:.0e}-seed{seed}-{steps}steps-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.npz")
+    digest = hashlib.sha256(_sweep_tag(lr, seed, steps, n_train).encode()).hexdigest()[:16]
+    return cache_dir() / "models" / f"sce-sweep-lr{lr:.0e}-seed{seed}-{steps}steps-{digest}.npz"
 
 
 def sweep_model(lr, seed=SWEEP_SEED, steps=None):

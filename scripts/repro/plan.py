@@ -252,8 +252,8 @@ def report(results_dir=RESULTS):
                       f"({s['model_uses']} uses of {s['distinct_models']} models).",
                       f"Experiments without a results file yet (counted {UNMEASURED:.0f} s): "
                       f"{', '.join(p['unmeasured']) or 'none'}."]
-        lines += ["", f"Training times: the {statistic} of each model's measurements. One worker (2 cores): "
-                      f"{p['one_worker_seconds'] / 3600:.1f} h (training "
+        lines += ["", f"Training times: the {statistic} of each model's measurements. "
+                      f"One worker (2 cores): {p['one_worker_seconds'] / 3600:.1f} h (training "
                       f"{p['training_seconds'] / 3600:.1f} h). Critical path: "
                       f"{p['critical_path_seconds'] / 60:.0f} min ("
                       + " -> ".join(p["critical_path"]) + ")."]
@@ -261,5 +261,6 @@ def report(results_dir=RESULTS):
             where = (f"{r['cores']} cores" if r["machines"] == 1
                      else f"{r['machines']} machines x {r['cores']} cores")
             lines.append(f"  {where:24} {r['workers']:4} workers  "
-                         f"{r['wall_seconds'] / 60:7.0f} min  (bound {r['bound_seconds'] / 60:.0f} min)")
+                         f"{r['wall_seconds'] / 60:7.0f} min  "
+                         f"(bound {r['bound_seconds'] / 60:.0f} min)")
     return "\n".join(lines)
