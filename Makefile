@@ -36,5 +36,7 @@ clean:
 	rm -rf _build .pytest_cache .hypothesis
 
 # The blog's full-size runs (minutes to hours on a CPU); results go to book/results/.
+# JOBS=N: a task graph on N Dask worker processes (cores/N threads each); 1: one after the other.
+JOBS ?= 1
 reproduce: $(VENV)/.installed
-	$(PY) scripts/reproduce.py
+	$(PY) scripts/reproduce.py --jobs $(JOBS)

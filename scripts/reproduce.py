@@ -2,8 +2,11 @@
 book/results/.
 
     make reproduce                                   # every experiment not yet done
+    make reproduce JOBS=8                            # the same on 8 Dask worker processes
     .venv/bin/python scripts/reproduce.py lq-sce-mnist --force
     .venv/bin/python scripts/reproduce.py --list
+    .venv/bin/python scripts/reproduce.py --scheduler tcp://HOST:8786   # an existing cluster
+    .venv/bin/python scripts/reproduce.py --plan     # the task graph and its predicted time
 
 The chapters run CI-sized versions of the blog's experiments; this script runs them at the
 blog's settings (20,000 Adam steps, three seeds, the 2019 demo's 100,000 SGD steps, ...), which
@@ -19,6 +22,14 @@ tests refuse such a file: run the experiment again). Finished experiments are sk
 given, so an interrupted run resumes; trained models are cached by ``sparana_lite.zoo`` (in
 ``$SPARANA_LITE_CACHE``), so a re-run does not retrain them. The appendix "At the blog's scale"
 reads the files; commit them.
+
+``--jobs N`` (N > 1) or ``--scheduler ADDRESS`` run the same experiments as a task graph on
+Dask distributed (:mod:`repro.graph`, :mod:`repro.cluster`): one training task per distinct
+zoo model, shared by the experiments that need it, then each experiment once its models are
+ready. The results files are written here, by this process, with the same numbers as the
+sequential run's where the BLAS thread count is the same (each worker gets cores/N threads;
+OpenBLAS splits a product by its thread count, which on some CPUs changes the last bits of a
+trained model). ``--jobs 1`` (the default) runs them one after the other, as above.
 """
 import argparse
 from datetime import datetime, timezone
@@ -31,10 +42,9 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from repro import common, forgetting, lq, pruning, removal
+from repro import common, forgetting, graph, lq, pruning, removal
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
@@ -43,16 +53,13 @@ MODULES = (lq, pruning, forgetting, removal)
 EXPERIMENTS = {name: f for m in MODULES for name, f in m.EXPERIMENTS.items()}
 # blog-notes.md's reproduction targets (1-19): which experiment measures each
 TARGETS = {n: t for m in MODULES for n, t in m.TARGETS.items()}
+# the task graph's declarations (repro.graph): the models each experiment loads, the results
+# files it reads, and the experiments that time code (run alone)
+MODELS = {name: f for m in MODULES for name, f in getattr(m, "MODELS", {}).items()}
+READS = {name: r for m in MODULES for name, r in getattr(m, "READS", {}).items()}
+EXCLUSIVE = tuple(name for m in MODULES for name in getattr(m, "EXCLUSIVE", ()))
 
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+cpu_name = common.cpu_name
 
 
 CODE = ("sparana_lite", "scripts")   # the folders whose state a results file records
@@ -88,31 +95,58 @@ def now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def provenance(command, seconds, start, end, started):
+def provenance(command, seconds, start, end, started, models=None, machine=None, date=None):
     """Where a result came from: the code (its state at the start and the end of the run), the
-    machine and the libraries that computed it."""
-    import numba
-    import scipy
-
-    import sparana_lite as sl
-
-    return {
+    machine and the libraries that computed it. ``models`` (default: what
+    ``common.MODELS_USED`` recorded here), ``machine`` (default: this one, as
+    ``common.machine()`` describes it) and ``date`` (default: now) are given when a Dask worker
+    ran the experiment; the record then says which (``ran_on``)."""
+    where = machine or {}
+    record = {
         "commit": start["commit"],
         "uncommitted_changes": start["uncommitted_changes"],
         "changes_digest": start["changes_digest"],
         "code_changed_during_run": start != end,
         "code_at_end": end,
         "started": started,
-        "date": now(),
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "versions": {"sparana_lite": sl.__version__, "numpy": np.__version__,
-                     "scipy": scipy.__version__, "numba": numba.__version__},
+        "date": date or now(),
+        "cpu": where.get("cpu") or cpu_name(),
+        "cores": where.get("cores") or os.cpu_count(),
+        "python": where.get("python") or platform.python_version(),
+        "versions": where.get("versions") or common.versions(),
         "command": command,
         "wall_seconds": round(seconds, 1),
-        "models": list(common.MODELS_USED),
+        "models": list(common.MODELS_USED if models is None else models),
     }
+    if machine is not None:
+        record["ran_on"] = {k: v for k, v in machine.items()
+                            if k not in ("cpu", "cores", "python", "versions")}
+    return record
+
+
+def shown(path):
+    """``path`` relative to the repository where it is inside it."""
+    try:
+        return path.relative_to(ROOT)
+    except ValueError:
+        return path
+
+
+def write_record(name, results, prov):
+    """Write ``book/results/<name>.json`` (in :data:`RESULTS`) atomically; warn if the code
+    changed while the experiment ran."""
+    record = {"schema": SCHEMA, "experiment": name, "results": results, "provenance": prov}
+    if prov["code_changed_during_run"]:
+        state, end = prov, prov["code_at_end"]
+        tqdm.write(f"WARNING {name}: the code changed while it ran (commit {state['commit'][:7]} "
+                   f"-> {end['commit'][:7]}, uncommitted changes "
+                   f"{state['changes_digest'] or 'none'} -> {end['changes_digest'] or 'none'}); "
+                   f"the file records both states; run it again with the code unchanged")
+    path = RESULTS / f"{name}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(path)
+    return path
 
 
 def run(name, command):
@@ -123,30 +157,77 @@ def run(name, command):
     start = time.perf_counter()
     results = EXPERIMENTS[name]()
     seconds = time.perf_counter() - start
-    record = {"schema": SCHEMA, "experiment": name, "results": results,
-              "provenance": provenance(command, seconds, state, code_state(), started)}
-    if record["provenance"]["code_changed_during_run"]:
-        end = record["provenance"]["code_at_end"]
-        tqdm.write(f"WARNING {name}: the code changed while it ran (commit {state['commit'][:7]} "
-                   f"-> {end['commit'][:7]}, uncommitted changes "
-                   f"{state['changes_digest'] or 'none'} -> {end['changes_digest'] or 'none'}); "
-                   f"the file records both states; run it again with the code unchanged")
-    path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(path)
+    write_record(name, results, provenance(command, seconds, state, code_state(), started))
     return seconds
 
 
-def main():
+def run_graph(names, command, jobs=1, scheduler=None, force=False):
+    """Run ``names`` as a task graph on Dask (``jobs`` local worker processes, or the cluster
+    at ``scheduler``); skips finished experiments unless ``force``. Returns the exit status."""
+    from repro import cluster
+
+    todo = [n for n in names if force or not (RESULTS / f"{n}.json").exists()]
+    for name in names:
+        if name not in todo:
+            tqdm.write(f"{name}: done ({shown(RESULTS / f'{name}.json')}), skipped")
+    if not todo:
+        return 0
+    g = graph.build(todo, MODELS, READS, EXCLUSIVE)
+    states = {}
+
+    def begin(name):
+        states[name] = (code_state(), None)
+
+    def finish(name, outcome):
+        prov = provenance(command, outcome["seconds"], states[name][0], code_state(),
+                          outcome["started"], models=outcome["models"],
+                          machine=outcome["machine"], date=outcome["date"])
+        path = write_record(name, outcome["results"], prov)
+        trained = sum(m["train_seconds"] or 0 for m in outcome["models"]
+                      if m["trained_by_this_run"])
+        tqdm.write(f"{name}: {outcome['seconds']:.0f} s (of which training {trained:.0f} s) on "
+                   f"{outcome['machine']['host']} -> {shown(path)}")
+
+    try:
+        with cluster.connect(jobs=jobs, scheduler=scheduler) as client:
+            summary = cluster.run(client, g, EXPERIMENTS, MODELS, RESULTS, begin, finish,
+                                  device=common.DEVICE)
+    except cluster.VersionMismatch as e:
+        print(f"reproduce.py: {e}", file=sys.stderr)
+        return 2
+    for what, error in summary["failed"].items():
+        print(f"FAILED {what}: {error}", file=sys.stderr)
+    return 1 if summary["failed"] else 0
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiments", nargs="*", help="names (see --list); default: all")
     parser.add_argument("--force", action="store_true", help="re-run finished experiments")
     parser.add_argument("--list", action="store_true", help="list the experiments and stop")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where to train the zoo models (the experiments run on the CPU)")
-    args = parser.parse_args()
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="Dask worker processes on this machine, each with cores/N BLAS and "
+                             "numba threads (default 1: one experiment after the other, no Dask)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on the existing Dask cluster at ADDRESS (tcp://host:8786)")
+    parser.add_argument("--results", metavar="DIR",
+                        help="write (and read) the results files in DIR instead of book/results")
+    parser.add_argument("--plan", action="store_true",
+                        help="print the task graph of a run from an empty cache and its "
+                             "predicted wall time, and stop")
+    args = parser.parse_args(argv)
     common.DEVICE = args.device
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.results:
+        global RESULTS
+        RESULTS = common.RESULTS = Path(args.results).expanduser().resolve()
+    if args.plan:
+        from repro import plan
+        print(plan.report(RESULTS))
+        return 0
     if args.list:
         for name in EXPERIMENTS:
             targets = [str(n) for n, t in sorted(TARGETS.items()) if t["experiment"] == name]
@@ -157,17 +238,19 @@ def main():
     if unknown:
         parser.error(f"unknown experiments {sorted(unknown)}; choose from {sorted(EXPERIMENTS)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    command = " ".join(["reproduce.py", *(sys.argv[1:] if argv is None else argv)])
     names = args.experiments or list(EXPERIMENTS)
+    if args.jobs > 1 or args.scheduler:
+        return run_graph(names, command, args.jobs, args.scheduler, args.force)
     for name in tqdm(names, desc="experiments", unit="experiment"):
         path = RESULTS / f"{name}.json"
         if path.exists() and not args.force:
-            tqdm.write(f"{name}: done ({path.relative_to(ROOT)}), skipped")
+            tqdm.write(f"{name}: done ({shown(path)}), skipped")
             continue
         seconds = run(name, command)
         trained = sum(m["train_seconds"] or 0 for m in common.MODELS_USED if m["trained_by_this_run"])
         tqdm.write(f"{name}: {seconds:.0f} s (of which training {trained:.0f} s) -> "
-                   f"{path.relative_to(ROOT)}")
+                   f"{shown(path)}")
     return 0
 
 

@@ -89,7 +89,7 @@ def test_forget_classes_reads_stored_sweeps_and_measures_the_others(forgetting, 
     results = tmp_path / "book" / "results"
     results.mkdir(parents=True)
     (results / f.FORGET_RESULTS).write_text(json.dumps(stored))
-    monkeypatch.setattr(f, "__file__", str(tmp_path / "scripts" / "repro" / "forgetting.py"))
+    monkeypatch.setattr(f.common, "RESULTS", results)   # where experiments read results files
     out = roundtrip(f.forget_classes(seeds=(0, 1, 2), blog_seeds=(0, 1)))
     runs = {(r["size"], r["seed"]): r for r in out["runs"]}
     # stored: read (cached or not); not stored: measured (trained if not cached)

@@ -69,6 +69,8 @@ def tiny_models(tiny_data):
     def zoo_model(name, seed=0, steps=None, eval_every=None):
         config = sl.zoo.CONFIGS[name]
         steps = config.default_steps if steps is None else steps
+        import_script("repro.common").MODELS_USED.append(   # as the real zoo_model records it
+            {"zoo": name, "seed": seed, "steps": steps})
         if (name, seed, steps) not in cache:
             data = tiny_data(config.dataset)
             widths = [config.widths[0], *(max(8, w // 16) for w in config.widths[1:-1]),
@@ -166,9 +168,17 @@ def test_structure_compares_keys_and_kinds_not_lengths():
 
 @pytest.mark.parametrize("name", experiment_names())
 def test_experiment_at_tiny_size_has_the_committed_structure(name, tiny_zoo):
+    common = import_script("repro.common")
+    common.MODELS_USED.clear()
     start = time.process_time()    # CPU time: a busy machine does not make it fail
     results = roundtrip(tiny_call(name)())
     seconds = time.process_time() - start
+    # the task graph (reproduce.py --jobs) trains what an experiment declares before it runs
+    declared = {(n.name, n.seed, n.steps) for n in reproduce().MODELS[name]()}
+    loaded = {(m["zoo"], m["seed"], m["steps"]) for m in common.MODELS_USED}
+    assert loaded <= declared, (
+        f"{name} loaded zoo models its declaration (MODELS[{name!r}] in scripts/repro/"
+        f"{module_of(name).__name__.split('.')[-1]}.py) does not name: {sorted(loaded - declared)}")
     print(f"{name}: {seconds:.1f} s of CPU time at tiny size")
     assert seconds < BUDGET_SECONDS, (
         f"{name} took {seconds:.0f} s of CPU time at tiny size: add a cheaper call to TINY[{name!r}] in "
@@ -182,6 +192,13 @@ def test_experiment_at_tiny_size_has_the_committed_structure(name, tiny_zoo):
     committed = json.loads(path.read_text())["results"]
     found = differences(structure(committed), structure(results))
     assert not found, found
+
+
+def test_every_experiment_declares_its_models():
+    r = reproduce()
+    assert set(r.MODELS) == set(r.EXPERIMENTS), set(r.EXPERIMENTS) ^ set(r.MODELS)
+    assert set(r.EXCLUSIVE) <= set(r.EXPERIMENTS)
+    assert all(set(deps) <= set(r.EXPERIMENTS) for deps in r.READS.values())
 
 
 def test_tiny_variants_name_experiments():

@@ -451,10 +451,9 @@ def forget_classes(seeds=CLASS_SEEDS, blog_seeds=common.SEEDS, name="lq-mnist"):
     and code, written by ``make reproduce``: seeds 0-2 at both sizes) is read from there, with
     its source recorded; any other is measured here (trained first if it is not cached)."""
     import json
-    from pathlib import Path
     ds = common.dataset(name)
     steps = common.book_and_blog_steps(name)
-    stored_path = Path(__file__).resolve().parents[2] / "book" / "results" / FORGET_RESULTS
+    stored_path = common.RESULTS / FORGET_RESULTS
     stored = json.loads(stored_path.read_text())
     if stored["results"]["grids"]["ks_all_classes"] != KS_ALL:
         raise ValueError(f"{FORGET_RESULTS} has another grid of k")
@@ -608,6 +607,52 @@ def forget_use_case(seeds=common.SEEDS):
 
 EXPERIMENTS["forget-heavy-lifting"] = forget_heavy_lifting
 EXPERIMENTS["forget-use-case"] = forget_use_case
+
+
+# ------------------------------------------------------------------------------------------
+# The models each experiment loads, declared before it runs (scripts/reproduce.py --jobs), and
+# the results files an experiment reads (it runs after the experiments that write them).
+
+def forget_lq_mnist_models(seeds=common.SEEDS, sizes=("book", "blog"), name="lq-mnist"):
+    """forget_lq_mnist's (gold="auto"): the blog-sized gold standard only where it is cached
+    (optional otherwise: the experiment then goes without it)."""
+    step_counts = common.book_and_blog_steps(name)
+    out = []
+    for size in sizes:
+        for seed in seeds:
+            steps = step_counts[size]
+            gold = common.need(GOLD, seed, steps)
+            out += [common.need(name, seed, steps),
+                    common.need(GOLD, seed, steps,
+                                optional=not (size == "book" or gold.cached()))]
+    return out
+
+
+def forget_classes_models(seeds=CLASS_SEEDS, blog_seeds=common.SEEDS, name="lq-mnist"):
+    """forget_classes': the models whose sweep forget-lq-mnist.json does not hold (those it
+    holds are optional: read from the file, loaded only if it lacks them)."""
+    import json
+    steps = common.book_and_blog_steps(name)
+    try:
+        stored = json.loads((common.RESULTS / FORGET_RESULTS).read_text())["results"]["runs"]
+    except (OSError, ValueError, KeyError):
+        stored = []
+    kept = {(r["size"], r["seed"]) for r in stored}
+    plan = [("book", s) for s in seeds] + [("blog", s) for s in blog_seeds]
+    return [common.need(name, seed, steps[size], optional=(size, seed) in kept)
+            for size, seed in plan]
+
+
+MODELS = {
+    "forget-lq-mnist": forget_lq_mnist_models,
+    "forget-methods": lambda: [common.need("lq-mnist", s) for s in METHOD_SEEDS],
+    "forget-classes": forget_classes_models,
+    "forget-heavy-lifting": lambda: [common.need("lq-mnist", s) for s in common.SEEDS],
+    "forget-use-case": lambda: [common.need(n, s) for s in common.SEEDS
+                                for n in ("lq-mnist", GOLD)],
+}
+# experiment -> the experiments whose results files it reads (from common.RESULTS)
+READS = {"forget-classes": ("forget-lq-mnist",)}
 
 
 def _shrunk(call, grids, divisor=20, **values):

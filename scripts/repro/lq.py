@@ -11,6 +11,7 @@ import sparana_lite as sl
 from sparana_lite import attacks
 from sparana_lite.paths import cache_dir
 
+from . import common
 from .common import BLOG_STEPS, SEEDS, dataset, floats, zoo_model
 
 HEADS = ("lq", "sce")
@@ -263,6 +264,21 @@ for _lr in SWEEP_LRS:   # registered on import, so their cached models are found
     sce_config(_lr)
 
 
+MNIST_TRAIN = 60_000   # MNIST's training images: the sweep trains on the first 55,000
+
+
+def _sweep_tag(lr, seed, steps, n_train=MNIST_TRAIN):
+    return sl.zoo.key(sce_config(lr), seed, steps) + f"-first-{n_train - VALIDATION}"
+
+
+def sweep_path(lr, seed=SWEEP_SEED, steps=None, n_train=MNIST_TRAIN):
+    """Where :func:`sweep_model` caches SCE with learning rate ``lr`` (``n_train``: the
+    training images of the data set it is trained on, all but the last 5,000)."""
+    steps = sl.zoo.CONFIGS["sce-mnist"].default_steps if steps is None else steps
+    digest = hashlib.sha256(_sweep_tag(lr, seed, steps, n_train).encode()).hexdigest()[:16]
+    return cache_dir() / "models" / f"sce-sweep-lr{lr:.0e}-seed{seed}-{steps}steps-{digest}.npz"
+
+
 def sweep_model(lr, seed=SWEEP_SEED, steps=None):
     """SCE with learning rate ``lr`` trained on the first 55,000 training images only, cached
     beside the zoo's models (keyed like them, with the split in the key)."""
@@ -270,9 +286,8 @@ def sweep_model(lr, seed=SWEEP_SEED, steps=None):
     config = sl.zoo.CONFIGS[name]
     steps = config.default_steps if steps is None else steps
     data = dataset("sce-mnist")
-    tag = sl.zoo.key(name, seed, steps) + f"-first-{len(data.y_train) - VALIDATION}"
-    file = (cache_dir() / "models" /
-            f"sce-sweep-lr{lr:.0e}-seed{seed}-{steps}steps-{hashlib.sha256(tag.encode()).hexdigest()[:16]}.npz")
+    tag = _sweep_tag(lr, seed, steps, len(data.y_train))
+    file = sweep_path(lr, seed, steps, len(data.y_train))
     if file.exists():
         model = sl.MLP.load(file)
         if model.metadata.get("key") == tag:
@@ -337,6 +352,57 @@ def lq_vs_sce_20000():
 
 EXPERIMENTS["lq-vs-sce-seeds"] = lq_vs_sce_seeds
 EXPERIMENTS["lq-vs-sce-20000"] = lq_vs_sce_20000
+
+
+# --- the models each experiment loads, declared before it runs (scripts/reproduce.py --jobs)
+
+def _lr_of(n):
+    return sl.zoo.CONFIGS[n.name].optimizer["lr"]
+
+
+# the sweep's models are tasks of the graph too: kind "sce-sweep" (common.Need)
+common.KINDS["sce-sweep"] = {
+    "path": lambda n: sweep_path(_lr_of(n), n.seed, n.steps),
+    "train": lambda n: sweep_model(_lr_of(n), n.seed, n.steps)}
+
+
+def chosen_lr(lrs=SWEEP_LRS, seed=SWEEP_SEED, steps=None):
+    """The learning rate :func:`sce_lr_sweep` would choose, from the cached sweep models, or
+    None while any of them is not cached."""
+    if not all(sweep_path(lr, seed, steps).exists() for lr in lrs):
+        return None
+    data = dataset("sce-mnist")
+    xv, yv = data.x_train[-VALIDATION:], data.y_train[-VALIDATION:]
+    scores = [(sl.MLP.load(sweep_path(lr, seed, steps)).accuracy(xv, yv), lr) for lr in lrs]
+    return max(scores, key=lambda s: s[0])[1]    # the first of equals, as max() in the sweep
+
+
+def heads_models(seeds, sizes):
+    return [common.need(f"{head}-mnist", seed, steps)
+            for steps in sizes for seed in seeds for head in HEADS]
+
+
+def lq_vs_sce_models(seeds=COMPARE_SEEDS, steps=None, sweep=True, sweep_steps=None):
+    """lq_vs_sce_seeds' models: LQ and SCE of every seed, the sweep's three, and SCE at the
+    chosen learning rate (chosen from the sweep's models once they are cached: until then
+    every candidate is optional, and the experiment trains the chosen ones itself)."""
+    out = heads_models(seeds, (steps,))
+    if sweep:
+        out += [common.need(sce_config(lr), SWEEP_SEED, sweep_steps, kind="sce-sweep")
+                for lr in SWEEP_LRS]
+        chosen = chosen_lr(steps=sweep_steps)
+        out += [common.need(sce_config(lr), s, steps, optional=lr != chosen)
+                for lr in SWEEP_LRS for s in seeds]
+    return out
+
+
+MODELS = {
+    "lq-sce-mnist": lambda: heads_models(SEEDS, (None, BLOG_STEPS)),
+    "attacks-lq-sce": lambda: heads_models(SEEDS, (None, BLOG_STEPS)),
+    "lq-mnist-20000": lambda: [common.need("lq-mnist", 0, BLOG_STEPS)],
+    "lq-vs-sce-seeds": lq_vs_sce_models,
+    "lq-vs-sce-20000": lambda: lq_vs_sce_models(BLOG_COMPARE_SEEDS, BLOG_STEPS, sweep=False),
+}
 
 # a cheaper call of each experiment for the tests' tiny networks (where the real one is slow)
 TINY = {"lq-sce-mnist": lambda: lq_sce_mnist(seeds=(0, 1)),

@@ -5,7 +5,7 @@ from tqdm.auto import tqdm
 import sparana_lite as sl
 from sparana_lite.prune_explorer import prune_sweep
 
-from .common import BLOG_STEPS, SEEDS, dataset, floats, zoo_model
+from .common import BLOG_STEPS, SEEDS, dataset, floats, need, zoo_model
 
 PRUNE_RATIOS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 METHODS = ("magnitude", "maav", "random")
@@ -110,6 +110,18 @@ EXPERIMENTS = {
     "sgd-2019": sgd_2019,
     "sgd-2019-100000": lambda: sgd_2019(sizes=(BLOG_2019,)),
     "maav-identity": maav_check,
+}
+
+# the models each experiment loads, declared before it runs (scripts/reproduce.py --jobs)
+MODELS = {
+    "prune-lq-mnist-20000": lambda: [need("lq-mnist", 0, s) for s in (BLOG_STEPS, None)],
+    "prune-sgd-vs-adam-seeds": lambda: [need(name, seed) for seed in SEEDS
+                                        for name in ("lq-sgd-2019", "lq-mnist")],
+    "prune-lq-mnist-seeds": lambda: [need("lq-mnist", seed, steps) for steps in (None, BLOG_STEPS)
+                                     for seed in SEEDS],
+    "sgd-2019": lambda: [need("lq-sgd-2019", 0, BOOK_2019[0])],
+    "sgd-2019-100000": lambda: [need("lq-sgd-2019", 0, BLOG_2019[0])],
+    "maav-identity": lambda: [need("lq-mnist", 0, s) for s in (None, BLOG_STEPS)],
 }
 
 TARGETS = {

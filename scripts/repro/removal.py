@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 import sparana_lite as sl
 
-from .common import BLOG_STEPS, SEEDS, dataset, floats, zoo_model
+from .common import BLOG_STEPS, SEEDS, dataset, floats, need, zoo_model
 
 SIZES = (None, BLOG_STEPS)   # the book's CI-sized steps, the blog's
 N_SCORE = 2000               # MAAV and APoZ on the first 2,000 training images (every chapter)
@@ -564,6 +564,25 @@ EXPERIMENTS = {
     "removal-speed": removal_speed,
     "removal-liu": removal_liu,
 }
+
+# the models each experiment loads, declared before it runs (scripts/reproduce.py --jobs)
+MODELS = {
+    "removal-lq-mnist": lambda: [need("lq-mnist", s, st) for st in SIZES for s in SEEDS],
+    "removal-control": lambda: [need("lq-mnist", s, st) for st in SIZES for s in SEEDS],
+    "removal-timing": lambda: [need("lq-mnist", 0, st) for st in SIZES],
+    "removal-1000x3": lambda: [need("lq-mnist-1000x3", s) for s in SEEDS],
+    "removal-1000x3-20000": lambda: [need("lq-mnist-1000x3", 0, BLOG_STEPS)],
+    "removal-longboy": lambda: [need("lq-mnist-longboy", s) for s in SEEDS],
+    "removal-longboy-20000": lambda: [need("lq-mnist-longboy", 0, BLOG_STEPS)],
+    "removal-triangle-controls": lambda: [need(name, s) for name in ("lq-mnist-1000x3",
+                                                                    "lq-mnist-longboy")
+                                          for s in SEEDS],
+    "removal-speed": lambda: [need("lq-mnist", s) for s in SPEED_SEEDS],
+    "removal-liu": lambda: [need("lq-mnist", s) for s in LIU_SEEDS],
+}
+# experiments that time code: with --jobs they run alone, when nothing else is running, with
+# every core of their machine (what the sequential run gives them)
+EXCLUSIVE = ("removal-timing", "removal-speed")
 
 TARGETS = {
     10: {"experiment": "removal-speed", "claim": "Zeros in a dense matrix still cost time; CSR "
