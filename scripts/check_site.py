@@ -25,6 +25,7 @@ offline     no page loads a script or stylesheet from another host, except the w
 repository  while ``sparana_repository_public`` is false (_config.yml): no install cell, no
             launch button.
 nbval       no code cell shows an nbval marker line (``# NBVAL_...``).
+alt text    every figure in a cell output has alt text that says what it shows.
 
 ``--shots`` saves each static figure before and after; ``--page-shots`` the top of the intro,
 the Pruning chapter and the first appendix at 1280 and 390 px (and at 390 px with the chapter
@@ -174,6 +175,22 @@ def check_nbval_markers(html=HTML):
             code = re.sub(r"<[^>]+>", "", source.group(0)) if source else ""
             if re.search(r"^\s*#\s*NBVAL_", code, re.M):
                 problems.append(f"{page.name}: cell {n} shows an nbval marker")
+    return problems
+
+
+def check_alt_text(html=HTML):
+    """Problems: figures in cell outputs whose alt text is missing or only a file name (a
+    reader with a screen reader hears it; give the cell ``mystnb: image: alt:`` metadata)."""
+    problems = []
+    for page in book_pages(html):
+        for n, cell in enumerate(_cells(page.read_text(encoding="utf-8"))):
+            output = cell.partition('<div class="cell_output')[2]
+            for img in re.findall(r"<img\b[^>]*>", output):
+                alt = re.search(r'\balt="([^"]*)"', img)
+                text = alt.group(1).strip() if alt else ""
+                if not text or re.search(r"(^|/)_images/|^[0-9a-f]{16,}(\.\w+)?$", text):
+                    problems.append(f"{page.name}: cell {n} (`{_first_code_line(cell)}`) shows a "
+                                    f"figure without alt text ({text or 'none'!r})")
     return problems
 
 
@@ -590,6 +607,7 @@ def main(argv=None):
     report("repository", check_repository(args.html))
     report("nbval", check_nbval_markers(args.html))
     report("widget outputs", check_widget_outputs(args.html))
+    report("alt text", check_alt_text(args.html))
     with serve(args.html, args.widget_scripts) as base:
         driver = start_browser()
         try:

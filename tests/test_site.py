@@ -53,6 +53,10 @@ def test_no_cell_output_is_an_ipywidgets_view():
     _ok(check_site.check_widget_outputs(HTML))
 
 
+def test_every_figure_has_alt_text():
+    _ok(check_site.check_alt_text(HTML))
+
+
 # ------------------------------------------------------------------------- the browser
 def _widget_scripts():
     for folder in (os.environ.get("SPARANA_WIDGET_SCRIPTS"), ROOT / ".cache" / "widget-scripts"):

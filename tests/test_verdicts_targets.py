@@ -40,7 +40,7 @@ def test_chapter_titles_are_the_notebooks_titles():
         cells = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())["cells"]
         first = next("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
         heading = first.splitlines()[0].lstrip("# ").strip()
-        assert heading.replace(",", "").lower() == title.replace(",", "").lower(), (name, heading)
+        assert heading == title, (name, heading)
 
 
 def test_a_changed_results_file_changes_the_verdict(tmp_path):
@@ -75,6 +75,21 @@ def test_intro_lists_every_chapter_with_targets_and_every_verdict(table):
         assert f"({r['target']}) {r['claim']}: **{r['label']}**" in text
     for name in targets.CHAPTERS:
         assert f"]({name}.ipynb)" in text
+
+
+def test_intro_table_shows_every_chapter_with_its_verdicts(table):
+    """The first page's chapter table: every chapter of the book (the appendices aside), in
+    the order of the navigation, under its own heading, with the short verdict of each of its
+    targets."""
+    text = (ROOT / "book" / "_verdicts.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| [")]
+    toc = [line.split("book/")[1] for line in (ROOT / "_toc.yml").read_text().splitlines()
+           if "file: book/" in line and "at-the-blogs-scale" not in line
+           and "running-on-a-gpu" not in line]
+    assert [row.split("](")[1].split(".ipynb")[0] for row in rows] == toc
+    for r in table:
+        row = next(row for row in rows if f"]({r['chapter']}.ipynb)" in row)
+        assert f"[{r['title']}]" in row and f"({r['target']}) {r['label']}" in row.split(" | ")[-1]
 
 
 def test_check_fails_on_a_stale_intro(tmp_path, monkeypatch):

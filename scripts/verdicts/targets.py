@@ -13,7 +13,8 @@ from verdicts import LABELS, forgetting, label, lq, pruning, removal
 
 RESULTS = Path(__file__).resolve().parents[2] / "book" / "results"
 
-# The chapters with reproduction targets, in the book's order: notebook name -> title.
+# The chapters with reproduction targets, in the book's order: notebook name -> title (the
+# notebook's own heading, as the navigation shows it).
 CHAPTERS = {
     "building-sparana": "Building Sparana",
     "linear-quadratic-models": "Linear Quadratic Models",
@@ -23,8 +24,8 @@ CHAPTERS = {
     "first-experiment-summary": "First Experiment Summary and an Imaginary Use Case",
     "targeted-outputs": "Targeted Outputs",
     "removing-activations": "Removing Activations",
-    "removing-activations-part-2": "Removing Activations, Part 2",
-    "removing-activations-longboy": "Removing Activations, Longboy",
+    "removing-activations-part-2": "Removing Activations Part 2",
+    "removing-activations-longboy": "Removing Activations Longboy",
     "removing-activations-control": "Removing Activations, Control",
 }
 
@@ -127,9 +128,9 @@ def summary_sentence(table):
             "test held: " + ", ".join(f"{c[name]} {name}" for name in ours) + ".")
 
 
-def intro_markdown(table):
-    """The first page's findings: the counts, then each chapter's targets with their verdicts."""
-    lines = [summary_sentence(table), ""]
+def verdict_list(table):
+    """Each chapter's targets with their full verdicts, chapter by chapter (Markdown)."""
+    lines = []
     for chapter, title in CHAPTERS.items():
         mine = [r for r in table if r["chapter"] == chapter]
         if not mine:
@@ -140,3 +141,14 @@ def intro_markdown(table):
                   for r in mine]
         lines.append("")
     return "\n".join(lines)
+
+
+def chapter_verdicts(table, chapter):
+    """The short verdicts of one chapter's targets, e.g. "(1) reproduced; (2) held", or None."""
+    mine = [r for r in table if r["chapter"] == chapter]
+    return "; ".join(f"({r['target']}) {r['label']}" for r in mine) or None
+
+
+def intro_markdown(table):
+    """The first page's findings: the counts, then each chapter's targets with their verdicts."""
+    return summary_sentence(table) + "\n\n" + verdict_list(table)
