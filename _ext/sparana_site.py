@@ -1,6 +1,6 @@
 """The book's own Sphinx extension: what the online reader sees, beyond the theme's defaults.
 
-Registered in _config.yml (``sphinx: local_extensions: {sparana_site: _ext}``). It does three
+Registered in _config.yml (``sphinx: local_extensions: {sparana_site: _ext}``). It does four
 things, each on its own so that each can be tested without a build:
 
 * **nbval's markers are the tests' business.** Code cells keep ``# NBVAL_CHECK_OUTPUT``,
@@ -10,6 +10,10 @@ things, each on its own so that each can be tested without a build:
   Sphinx config value, set in _config.yml next to ``repository.url``) is false, pages have no
   Binder/Colab launch buttons and no install cell (code cells tagged ``sparana-install``, which
   pip-install the package from ``repository.url``). Set it to true once the repository is public.
+* **Links in generated text lead to pages.** Prose and tables that a code cell prints as
+  Markdown link chapters as a reader of the notebook would (``other-chapter.ipynb#section``);
+  Sphinx resolves such links in markdown cells, not in cell outputs, so
+  :func:`link_output_notebooks` points them at the built pages.
 * **Maths without a CDN.** MathJax 3 is served from the book itself: the files come from the
   ``sphinx-mathjax-offline`` package (the ``book`` extra), and only the parts a CHTML page can
   load are copied into ``_static/mathjax/``.
@@ -25,6 +29,22 @@ from sphinx.util.fileutil import copy_asset
 logger = logging.getLogger(__name__)
 
 INSTALL_TAG = "sparana-install"
+
+# ------------------------------------------------------------- links in cell outputs
+_NOTEBOOK_LINK = re.compile(r"^(?![a-z][a-z0-9+.-]*:|/)([^#?]+)\.ipynb(#.*)?$", re.I)
+
+
+def link_output_notebooks(doctree):
+    """Point links to ``*.ipynb`` (relative, in cell outputs) at the built ``*.html`` pages;
+    return how many changed."""
+    changed = 0
+    for ref in doctree.findall(nodes.reference):
+        match = _NOTEBOOK_LINK.match(ref.get("refuri", ""))
+        if match:
+            ref["refuri"] = f"{match.group(1)}.html{match.group(2) or ''}"
+            changed += 1
+    return changed
+
 
 # ------------------------------------------------------------------------ nbval's markers
 # nbval reads a marker from a comment line of its own (``# NBVAL_SKIP``, ``#NBVAL_RAISES_EXCEPTION``).
@@ -148,6 +168,7 @@ def _config_inited(app, config):
 
 def _doctree_resolved(app, doctree, docname):
     strip_nbval_from_doctree(doctree)
+    link_output_notebooks(doctree)
     if not app.config.sparana_repository_public:
         remove_install_cells(doctree)
 

@@ -63,6 +63,21 @@ def test_strip_from_doctree_touches_code_cell_sources_only():
     assert site.strip_nbval_from_doctree(doc) == 0    # idempotent
 
 
+# ------------------------------------------------------------- links in cell outputs
+def test_links_to_notebooks_in_outputs_lead_to_pages():
+    doc = _document()
+    uris = ["at-the-blogs-scale.ipynb#target-14", "pruning.ipynb", "https://example.org/a.ipynb",
+            "pruning.html#claims", "../_sources/book/pruning.ipynb.txt", "#section"]
+    para = nodes.paragraph()
+    for uri in uris:
+        para += nodes.reference("", "link", refuri=uri)
+    doc += para
+    assert site.link_output_notebooks(doc) == 2
+    assert [r["refuri"] for r in doc.findall(nodes.reference)] == [
+        "at-the-blogs-scale.html#target-14", "pruning.html", "https://example.org/a.ipynb",
+        "pruning.html#claims", "../_sources/book/pruning.ipynb.txt", "#section"]
+
+
 # ------------------------------------------------------- the repository, until it is public
 def test_remove_install_cells_removes_only_tagged_cells():
     doc = _document()
