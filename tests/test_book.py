@@ -75,6 +75,16 @@ def test_intro_links_only_existing_chapters():
 
 
 @pytest.mark.parametrize("path", [p for p in pages() if p.suffix == ".ipynb"], ids=lambda p: p.name)
+def test_every_figure_has_alt_text(path):
+    """A figure's alt text (cell metadata ``mystnb: image: alt:``) says what it shows, for
+    readers who cannot see it; without it the page would read out a hashed file name."""
+    for cell in json.loads(path.read_text())["cells"]:
+        if any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+            assert len(alt) >= 40 and '"' not in alt, (cell.get("id"), alt)
+
+
+@pytest.mark.parametrize("path", [p for p in pages() if p.suffix == ".ipynb"], ids=lambda p: p.name)
 def test_notebook_committed_executed_and_clean(path):
     nb = json.loads(path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
