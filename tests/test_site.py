@@ -1,8 +1,9 @@
 """The built book (_build/html) as a reader meets it: scripts/check_site.py's checks.
 
-Builds nothing: run `make book` first; without a build every test here is skipped. The browser
-checks also need selenium and Debian's `chromium` and `chromium-driver`, and are skipped
-without them. They check whatever build is there, so rebuild after changing the sources.
+Where headless Chromium can run (selenium, and Debian's `chromium` and `chromium-driver`), the
+book is built first if _build/html is missing or older than its sources (`make book`, about a
+minute), and every check runs. Without a browser the checks that need none run on an existing
+build, and everything is skipped, with the reason, when there is none.
 
 The widget scripts' check renders the pages' ipywidgets views when a local copy of the scripts
 is at $SPARANA_WIDGET_SCRIPTS or .cache/widget-scripts/ (require.js and embed-amd.js, e.g. from
@@ -11,6 +12,8 @@ blocked, as for a reader offline, and the check only sees that nothing renders w
 """
 import os
 from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
@@ -21,9 +24,32 @@ HTML = ROOT / "_build" / "html"
 
 
 check_site = import_file(ROOT / "scripts" / "check_site.py")
+SOURCES = [ROOT / "_config.yml", ROOT / "_toc.yml", *(ROOT / "book").iterdir(),
+           *(ROOT / "_ext").glob("*.py"), *(ROOT / "_static").iterdir()]
 
-pytestmark = pytest.mark.skipif(not check_site.book_pages(HTML),
-                                reason="no built book in _build/html (run `make book`)")
+
+def browser_available():
+    try:
+        import selenium.webdriver  # noqa: F401
+    except ImportError:
+        return False
+    return all(check_site.browser_paths())
+
+
+def build_is_current():
+    index = HTML / "index.html"
+    return index.exists() and index.stat().st_mtime >= max(p.stat().st_mtime for p in SOURCES)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built_book():
+    """The build the checks read: made here where a browser can check it and it is stale."""
+    if browser_available() and not build_is_current():
+        book = Path(sys.executable).with_name("jupyter-book")
+        subprocess.run([str(book), "build", str(ROOT), "-W", "-q"], check=True, cwd=ROOT)
+    if not check_site.book_pages(HTML):
+        pytest.skip("no built book in _build/html, and no headless chromium here to check one "
+                    "(run `make book`; Debian: apt-get install chromium chromium-driver)")
 
 
 def _ok(problems):
