@@ -37,8 +37,9 @@ def browser_available():
 
 
 def build_is_current():
-    index = HTML / "index.html"
-    return index.exists() and index.stat().st_mtime >= max(p.stat().st_mtime for p in SOURCES)
+    pages = check_site.book_pages(HTML)
+    return bool(pages) and max(p.stat().st_mtime for p in pages) >= max(
+        p.stat().st_mtime for p in SOURCES)
 
 
 @pytest.fixture(scope="module", autouse=True)
