@@ -21,7 +21,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from ._io import atomic_write_bytes
+from .._io import atomic_write_bytes
 
 __all__ = ["StaticFigure", "figure_png", "MAX_FRAMES"]
 

@@ -7,7 +7,7 @@
     w.result                              # the result now shown (a dict, see below)
     w.cache                               # {setting: result} of every setting visited
 
-The explorer is a :class:`sparana_lite.widgets.Explorer`. Weights are chosen by the blog's MAAV
+The explorer is a :class:`sparana_lite.explorers.Explorer`. Weights are chosen by the blog's MAAV
 difference (:class:`sparana_lite.forget.Forgetter`, one per class, made the first time the
 class is chosen: the training images are passed over once, for all classes). A result holds
 the per-class test accuracy before and after, the predictions and outputs of a few test images
@@ -21,9 +21,9 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import _validate as V
-from . import forget as F
-from .widgets import Explorer
+from .. import _validate as V
+from .. import forget as F
+from .base import Explorer
 
 __all__ = ["ForgetExplorer", "forget_explorer", "forget_sweep_figure", "LAYER_CHOICES"]
 
@@ -33,7 +33,7 @@ DEFAULT_KS = tuple(range(0, 10_001, 500))
 
 
 class ForgetExplorer(Explorer):
-    """An :class:`~sparana_lite.widgets.Explorer` over (target, k, layers); see the module."""
+    """An :class:`~sparana_lite.explorers.Explorer` over (target, k, layers); see the module."""
 
 
 def forget_explorer(model, data, ks=DEFAULT_KS, target=7, k=0, layers=(1, 2), n_digits=6,

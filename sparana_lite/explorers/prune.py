@@ -6,7 +6,7 @@
     w.result                                 # the result now shown (a dict, see below)
     w.cache                                  # {setting: result} of every setting visited
 
-The explorer is a :class:`sparana_lite.widgets.Explorer`: its controls are a criterion selector,
+The explorer is a :class:`sparana_lite.explorers.Explorer`: its controls are a criterion selector,
 a ``FloatSlider(continuous_update=False)`` for the target sparsity, and a scope selector (every
 hidden layer with the output layer spared, every layer, or one layer only). Each criterion's
 scores are computed once, the first time it is chosen; each setting is pruned once with
@@ -26,9 +26,9 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import _validate as V
-from . import prune as P
-from .widgets import Explorer
+from .. import _validate as V
+from .. import prune as P
+from .base import Explorer
 
 __all__ = ["METHODS", "PruneExplorer", "Pruner", "prune_explorer", "prune_sweep",
            "prune_sweep_figure", "surviving_picture"]

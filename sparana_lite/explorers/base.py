@@ -21,8 +21,8 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import _validate as V
-from . import attacks
+from .. import _validate as V
+from .. import attacks
 
 __all__ = ["Explorer", "attack_explorer", "attack_sweep_figure", "show_figure"]
 
@@ -445,10 +445,3 @@ def attack_sweep_figure(lq_model, sce_model, x, y, strengths, method="fgsm", ind
                  f"{classes[int(y[index])]}", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-# Re-exported here (prune_explorer imports Explorer from this module, so this import is last).
-from .prune_explorer import prune_explorer, prune_sweep, prune_sweep_figure  # noqa: E402,F401
-from .forget_explorer import forget_explorer, forget_sweep_figure  # noqa: E402,F401
-from .removal_explorer import (removal_explorer, removal_sweep,  # noqa: E402,F401
-                               removal_sweep_figure)

@@ -5,7 +5,7 @@
     w.controls["amount"].value = 0.9           # ... and with the slider
     w.result                                   # widths, accuracy, FLOP ratio, measured speed-up
 
-An :class:`sparana_lite.widgets.Explorer`: a criterion selector (the six of
+An :class:`sparana_lite.explorers.Explorer`: a criterion selector (the six of
 :mod:`sparana_lite.schedule`) and a ``SelectionSlider(continuous_update=False)`` over a grid of
 amounts (target sparsity for weight criteria, fraction of hidden neurons for neuron criteria).
 Each setting is pruned once with :func:`sparana_lite.schedule.prune_step`, shrunk with
@@ -19,12 +19,12 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import _validate as V
-from . import schedule as S
-from .cost import flops_per_sample, forward_times
-from .model import MLP
-from .structure import remove_activations
-from .widgets import Explorer
+from .. import _validate as V
+from .. import schedule as S
+from ..cost import flops_per_sample, forward_times
+from ..model import MLP
+from ..structure import remove_activations
+from .base import Explorer
 
 __all__ = ["Remover", "removal_explorer", "removal_sweep", "removal_sweep_figure",
            "DEFAULT_AMOUNTS"]
