@@ -40,11 +40,11 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from . import _validate as V
-from . import prune as P
-from .kernels import dense as K
-from .model import MLP, DenseLayer
-from .train import Adam, make_step, train
+from .. import _validate as V
+from .. import prune as P
+from ..kernels import dense as K
+from ..model import MLP, DenseLayer
+from ..train import Adam, make_step, train
 
 __all__ = ["METHODS", "MIDDLE", "Forgetter", "Sweep", "class_activity", "selective_pruning_scores",
            "selective_pruning_steps", "fisher_diagonal", "fisher_diagonal_biases", "ssd_factors",
