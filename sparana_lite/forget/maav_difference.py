@@ -43,7 +43,8 @@ import scipy.sparse as sp
 from .. import _validate as V
 from .. import prune as P
 from ..kernels import dense as K
-from ..model import MLP, DenseLayer
+from ..layers import DenseLayer
+from ..model import MLP
 from ..train import Adam, make_step, train
 
 __all__ = ["METHODS", "MIDDLE", "Forgetter", "Sweep", "class_activity", "selective_pruning_scores",
