@@ -1,9 +1,12 @@
-"""Conversions: a new MLP from one, with CSR or dense storage, masks, or on another device.
+"""Conversions: a new MLP from one, with CSR or dense storage, masks, new weights, or on another device.
 
 The work behind :meth:`MLP.copy <sparana_lite.MLP.copy>`, ``to_sparse``, ``to_dense``,
-``with_masks`` and ``to_device`` (see those methods for what each promises). The model is left
-unchanged; the new one keeps its head, activation, seed and metadata.
+``with_masks`` and ``to_device`` (see those methods for what each promises), and
+:func:`with_weights`, the dense model the forgetting methods edit. The model is left unchanged;
+the new one keeps its head, activation, seed and metadata.
 """
+import numpy as np
+
 from . import _checks as V
 from . import device as D
 from .layers import CSRLayer, DenseLayer
@@ -53,6 +56,13 @@ def to_device(model, device):
     """A copy of ``model`` whose arrays live on ``device`` ("cpu" or "cuda")."""
     dev = D.get(device)
     return _rebuild(model, [layer.to_device(dev) for layer in model.layers])
+
+
+def with_weights(model, weights):
+    """A dense, unmasked model with these weights and the model's biases."""
+    layers = [DenseLayer(np.array(W, dtype=np.float32, order="C"), b.copy())
+              for W, b in zip(weights, model.biases)]
+    return _rebuild(model, layers)
 
 
 def _rebuild(model, layers):

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import _validate as V
-from .. import forget as F
+from ..forget import maav_difference as F
 from .base import Explorer
 
 __all__ = ["ForgetExplorer", "forget_explorer", "forget_sweep_figure", "LAYER_CHOICES"]
