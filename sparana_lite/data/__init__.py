@@ -34,10 +34,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._io import atomic_save_npz
-from ._checks import as_labels, positive_int
-from .paths import cache_dir
-from .paths import data_dir as _env_data_dir
+from .._io import atomic_save_npz
+from .._checks import as_labels, positive_int
+from ..paths import cache_dir
+from ..paths import data_dir as _env_data_dir
 
 __all__ = [
     "ClassSplit",
