@@ -10,7 +10,7 @@ whatever a page would fetch from the internet does not load. The checks:
 navigation  at 1280 px the chapter list is shown, its toggle hides and shows it again, and a
             link in it opens another page; at 390 px the toggles open the chapter list (a link in
             it opens another page) and the page contents (a link in them moves to the section).
-sliders     every static figure (``sparana_lite.static_figure``): moving the slider to its end,
+sliders     every static figure (``sparana_lite.explorers.static_figure``): moving the slider to its end,
             and the selector to its last option, changes the shown frame and caption.
 maths       every maths element is typeset by the MathJax served with the book (an
             ``mjx-container``, no TeX error) and no paragraph shows raw TeX.

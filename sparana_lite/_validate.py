@@ -1,82 +1,15 @@
-"""Input checks for the public boundary. Each error names the argument and what was expected."""
-import numbers
+"""Input checks at the public boundary: the plain ones of :mod:`._checks`, and that a model is an MLP.
 
-import numpy as np
-
-
-def as_float32_matrix(x, name, n_features=None, allow_nan=False):
-    """Return `x` as a C-contiguous float32 array of shape (n, n_features)."""
-    arr = np.asarray(x)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features); got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name} must have {n_features} features (columns); got {arr.shape[1]}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not allow_nan and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
-
-
-def as_labels(y, name, n_classes, n_samples=None):
-    """Return integer labels in [0, n_classes) as an int64 vector."""
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of integer class labels; got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.floating) or not np.all(arr == np.round(arr)):
-            raise TypeError(f"{name} must hold integer class labels; got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if n_samples is not None and arr.shape[0] != n_samples:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but x has {n_samples} samples; they must match")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        raise ValueError(f"{name} must hold labels in [0, {n_classes - 1}]; got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    return arr
-
-
-def positive_int(value, name, allow_none=False, minimum=1):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def finite_float(value, name, low=None, high=None, low_open=False, high_open=False):
-    """Check a scalar hyperparameter lies in [low, high] (or the open ends asked for)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    value = float(value)
-    below = low is not None and (value <= low if low_open else value < low)
-    above = high is not None and (value >= high if high_open else value > high)
-    if below or above:
-        lo = "-inf" if low is None else low
-        hi = "inf" if high is None else high
-        interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must lie in {interval}; got {value!r}")
-    return value
-
-
-def seed_int(seed, name="seed"):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {seed!r}")
-    return int(seed)
+Modules above the model import this one as ``V`` (``V.mlp(model)``, ``V.as_labels(...)``);
+the model itself, and what it is built from, use :mod:`._checks`, so nothing imports back.
+"""
+from ._checks import (as_float32_matrix, as_labels, bool_mask, finite_float,  # noqa: F401
+                      positive_int, seed_int)
+from .model import MLP
 
 
 def mlp(model, name="model"):
     """Check that `model` is a sparana_lite.MLP; return it."""
-    from .model import MLP  # here, not at the top: model.py imports this module
     if not isinstance(model, MLP):
         raise TypeError(f"{name} must be a sparana_lite.MLP; got {type(model).__name__}")
     return model
-
-
-def bool_mask(mask, name, shape):
-    """Check that `mask` is a bool array of `shape` (a float or int array is refused, not cast:
-    casting would turn every nonzero weight into True); return it as an ndarray."""
-    arr = np.asarray(mask)
-    if arr.dtype != np.bool_ or arr.shape != tuple(shape):
-        raise ValueError(f"{name} must be a bool array of shape {tuple(shape)}; got {arr.dtype} {arr.shape}")
-    return arr

@@ -42,7 +42,7 @@ import numbers
 import numpy as np
 
 from . import _validate as V
-from .model import _unknown_head, log_softmax
+from .heads import _unknown_head, log_softmax
 
 __all__ = ["METHODS", "NOISE_KINDS", "OBJECTIVES", "SCORES", "attack", "detection_scores",
            "evaluate", "fgsm", "fooled", "margin_gradient", "noise", "pgd", "roc_auc",

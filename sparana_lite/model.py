@@ -1,11 +1,11 @@
-"""The multilayer perceptron: dense or CSR layers, an LQ or SCE head, backprop, save/load.
+"""The multilayer perceptron's maths: the forward pass, the LQ or SCE loss, backprop.
 
 Notation (one layer, batch of n samples, rows are samples):
 
     z = a_prev @ W + b        W: (n_in, n_out), b: (n_out,)
     a = act(z)                ReLU in hidden layers; the identity in the last layer
 
-Heads:
+Heads (:mod:`.heads`):
     "lq"  (linear quadratic): output = z_L,           loss = 1/2 sum (output - onehot)^2
     "sce" (softmax cross-entropy): output = softmax(z_L), loss = -sum log softmax(z_L)[label]
 
@@ -14,143 +14,28 @@ at the last layer is d_L = d loss / d z_L = output - onehot. Backprop, layer by 
 
     dW = a_prev.T @ d         db = sum over the batch of d
     d_prev = (d @ W.T) * act'(z_prev)
+
+A layer's products are :class:`DenseLayer` / :class:`CSRLayer` (:mod:`.layers`). Beside the
+class, not inside it: conversions (CSR, dense, masks, devices) in :mod:`.convert` and save/load
+in :mod:`.model_io`; the methods of the same names call them.
 """
-import copy
 import functools
-import json
-from pathlib import Path
-import zipfile
 
 import numpy as np
 import scipy.sparse as sp
 
-from . import _validate as V
+from . import _checks as V
+from . import convert
 from . import device as D
-from ._io import atomic_save_npz
+from . import model_io
+from ._checks import mlp_spec as _check_spec
+from .heads import HEADS, _unknown_head, log_softmax, softmax  # noqa: F401 (HEADS, softmax: sl.model.*)
 from .kernels import dense as K
 from .kernels.threads import blas_on_calling_thread, map_row_blocks
+from .layers import CSRLayer, DenseLayer
+from .model_io import FORMAT, FORMAT_VERSION  # noqa: F401 (sl.model.FORMAT_VERSION)
 
-FORMAT = "sparana_lite.MLP"
-FORMAT_VERSION = 1
-HEADS = ("lq", "sce")
 PREDICT_CHUNK = 8192  # rows per forward pass at inference, to bound memory
-
-
-class DenseLayer:
-    """A fully connected layer with a dense float32 weight matrix (n_in, n_out).
-
-    Its arrays live on ``device`` (:mod:`sparana_lite.device`), whose kernels it calls.
-    """
-
-    sparse = False
-
-    def __init__(self, W, b, mask=None, device=D.CPU):
-        self.device = device
-        self.W = device.asarray(W)
-        self.b = device.asarray(b)
-        self.mask = None if mask is None else device.asarray(mask, dtype=bool)
-
-    @property
-    def shape(self):
-        return self.W.shape
-
-    def dense_weight(self):
-        return self.device.to_host(self.W)
-
-    def product(self, a):
-        """a @ W for a (n, n_in) -> (n, n_out), a fresh C-contiguous array."""
-        return self.device.matmul(a, self.W)
-
-    def forward(self, a, kind):
-        """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
-        return self.device.bias_act_(self.product(a), self.b, kind)
-
-    def back_product(self, d):
-        """d @ W.T for d (n, n_out) -> (n, n_in)."""
-        return self.device.matmul_nt(d, self.W)
-
-    def weight_gradient(self, a, d, out=None):
-        """a.T @ d, (n_in, n_out)."""
-        return self.device.matmul_tn(a, d, out=out)
-
-    def params(self):
-        """Flat views of the trainable weight values and their mask (or None)."""
-        return self.W.reshape(-1), None if self.mask is None else self.mask.reshape(-1)
-
-    def nnz(self):
-        return int(np.count_nonzero(self.dense_weight()))
-
-    def copy(self):
-        return DenseLayer(self.W.copy(), self.b.copy(), None if self.mask is None else self.mask.copy())
-
-    def to_device(self, device):
-        """A copy of this layer on ``device``."""
-        host = self.device.to_host
-        return DenseLayer(host(self.W).copy(), host(self.b).copy(),
-                          None if self.mask is None else host(self.mask).copy(), device)
-
-
-class CSRLayer:
-    """A layer whose weight matrix (n_in, n_out) is stored in CSR; only its nonzeros train.
-
-    Products run on :mod:`sparana_lite.kernels.csr` (or its GPU twin): ``a @ W`` as
-    ``(W.T @ a.T).T`` through a cached transpose pattern (in the forward pass with the bias and
-    activation fused into it), ``d @ W.T`` as ``(W @ d.T).T``, and the weight gradient as an
-    SDDMM at the nonzeros, so a dense gradient is never formed.
-
-    The kernels work in the (features, batch) layout, so on the CPU the products return the
-    transpose of a C-contiguous array (an F-ordered (n, n_out) view) instead of copying it
-    back: a next CSR layer, the SDDMM and the element-wise kernels then read it without a copy
-    (copying each activation twice cost as much as the kernels at 95% sparsity).
-    """
-
-    sparse = True
-    mask = None
-
-    def __init__(self, W, b, device=D.CPU):
-        self.device = device
-        self.W = device.csr_matrix(W)
-        self.b = device.asarray(b)
-        self.plan = device.transpose_plan(self.W)
-
-    @property
-    def shape(self):
-        return self.W.shape
-
-    def dense_weight(self):
-        return self.W.toarray()
-
-    def product(self, a):
-        k = self.device
-        return k.transpose_result(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
-
-    def forward(self, a, kind):
-        """act(a @ W + b), with the bias and activation fused into the product's row loop."""
-        k = self.device
-        return k.transpose_result(
-            k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, self.plan))
-
-    def back_product(self, d):
-        k = self.device
-        return k.transpose_result(k.spmm(self.W, k.transpose(d)))
-
-    def weight_gradient(self, a, d, out=None):
-        """(a.T @ d) at W's nonzeros, in W.data order: a vector (nnz,)."""
-        return self.device.sddmm(self.W, self.device.transpose(a), d, out=out)
-
-    def params(self):
-        return self.W.data, None
-
-    def nnz(self):
-        return int(np.count_nonzero(self.device.to_host(self.W.data)))
-
-    def copy(self):
-        return CSRLayer(self.W.copy(), self.b.copy())
-
-    def to_device(self, device):
-        """A copy of this layer on ``device``."""
-        W = self.W.to_scipy() if hasattr(self.W, "to_scipy") else self.W.copy()
-        return CSRLayer(W, self.device.to_host(self.b).copy(), device)
 
 
 def _one_thread_pool(method):
@@ -229,28 +114,21 @@ class MLP:
         """The device that holds the weights and runs the kernels: ``"cpu"`` or ``"cuda"``."""
         return self.layers[0].device.name
 
-    def to_device(self, device):
-        """A copy of the model on ``device`` ("cpu" or "cuda"); its arrays live there.
-
-        On "cuda" the weights, and the optimizer state and batches of :func:`sparana_lite.train`,
-        stay on the GPU for the whole run. A model on the GPU trains and evaluates (``logits``,
-        ``output``, ``predict``, ``accuracy``, ``class_accuracy``, ``loss``; ``weights`` and
-        ``biases`` give host copies); move it back with ``to_device("cpu")`` for the rest
-        (pruning, saving, gradients, conversions).
-
-        Raises
-        ------
-        sparana_lite.device.DeviceUnavailableError
-            For "cuda" where numba-cuda or a GPU is missing; the message says what to install.
-        """
-        dev = D.get(device)
-        return MLP.from_layers([layer.to_device(dev) for layer in self.layers], self.head,
-                               self.activation, self.seed, self.metadata)
-
     def _require_cpu(self, what):
         if self.device != "cpu":
             raise RuntimeError(f"{what} needs the model on the CPU; this one is on "
                                f"{self.device!r}: use model.to_device('cpu') first")
+
+    def _layer_indices(self, layers):
+        n = len(self.layers)
+        if layers is None:
+            return set(range(n))
+        chosen = set()
+        for i in layers:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
+                raise ValueError(f"layers must hold layer indices in [0, {n - 1}]; got {i!r}")
+            chosen.add(int(i) % n)
+        return chosen
 
     @property
     def widths(self):
@@ -439,11 +317,10 @@ class MLP:
             d = K.act_grad_(self.layers[i].back_product(d), acts[i], kinds[i - 1])
         return self.layers[0].back_product(d)
 
-    # ---------------------------------------------------------------- conversions
+    # ---------------------------------------- conversions (convert.py), save/load (model_io.py)
     def copy(self):
-        self._require_cpu("copy")
-        return MLP.from_layers([layer.copy() for layer in self.layers], self.head,
-                               self.activation, self.seed, self.metadata)
+        """A copy of the model (every layer copied)."""
+        return convert.copy(self)
 
     def to_sparse(self, layers=None):
         """A new model whose chosen layers (default: all) store their weights in CSR.
@@ -451,152 +328,40 @@ class MLP:
         Zero weights are dropped from storage, so they stay zero in training. Outputs equal
         the dense model's up to float32 rounding.
         """
-        self._require_cpu("to_sparse")
-        chosen = self._layer_indices(layers)
-        new = [CSRLayer(l.dense_weight() if l.mask is None else l.dense_weight() * l.mask, l.b.copy())
-               if i in chosen and not l.sparse else l.copy() for i, l in enumerate(self.layers)]
-        return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
+        return convert.to_sparse(self, layers)
 
     def to_dense(self):
         """A new model with every layer dense. Former CSR layers get a mask so their zeros
         stay zero when trained."""
-        self._require_cpu("to_dense")
-        new = [DenseLayer(l.dense_weight(), l.b.copy(), l.W.toarray() != 0) if l.sparse else l.copy()
-               for l in self.layers]
-        return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
+        return convert.to_dense(self)
 
     def with_masks(self, masks):
         """A new model whose dense layers train only where ``masks[i]`` is True (and are zero
         elsewhere). ``masks[i]`` is a bool array of the layer's shape (other dtypes are refused,
         as by :func:`sparana_lite.prune.apply_masks`), or None to leave layer i unmasked."""
-        self._require_cpu("with_masks")
-        if len(masks) != len(self.layers):
-            raise ValueError(f"masks must have one entry per layer ({len(self.layers)}); got {len(masks)}")
-        new = []
-        for i, (layer, mask) in enumerate(zip(self.layers, masks)):
-            if mask is None:
-                new.append(layer.copy())
-                continue
-            if layer.sparse:
-                raise ValueError(f"masks[{i}]: layer {i} is CSR; its sparsity pattern is its mask")
-            mask = V.bool_mask(mask, f"masks[{i}]", layer.shape)
-            new.append(DenseLayer(layer.W * mask, layer.b.copy(), mask))
-        return MLP.from_layers(new, self.head, self.activation, self.seed, self.metadata)
+        return convert.with_masks(self, masks)
 
-    def _layer_indices(self, layers):
-        n = len(self.layers)
-        if layers is None:
-            return set(range(n))
-        chosen = set()
-        for i in layers:
-            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -n <= i < n:
-                raise ValueError(f"layers must hold layer indices in [0, {n - 1}]; got {i!r}")
-            chosen.add(int(i) % n)
-        return chosen
+    def to_device(self, device):
+        """A copy of the model on ``device`` ("cpu" or "cuda"); its arrays live there.
 
-    # ----------------------------------------------------------------- save, load
+        On "cuda" the weights, and the optimizer state and batches of :func:`sparana_lite.train`,
+        stay on the GPU for the whole run. A model on the GPU trains and evaluates (``logits``,
+        ``output``, ``predict``, ``accuracy``, ``class_accuracy``, ``loss``; ``weights`` and
+        ``biases`` give host copies); move it back with ``to_device("cpu")`` for the rest
+        (pruning, saving, gradients, conversions).
+
+        Raises
+        ------
+        sparana_lite.device.DeviceUnavailableError
+            For "cuda" where numba-cuda or a GPU is missing; the message says what to install.
+        """
+        return convert.to_device(self, device)
+
     def save(self, path):
         """Write the model to ``path`` (.npz, no pickle), atomically. Returns the path."""
-        self._require_cpu("save")
-        path = Path(path)
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "head": self.head,
-                "activation": self.activation, "seed": self.seed, "widths": self.widths,
-                "sparse": self.is_sparse, "masked": [l.mask is not None for l in self.layers],
-                "metadata": self.metadata}
-        arrays = {"meta": np.array(json.dumps(meta))}
-        for i, layer in enumerate(self.layers):
-            arrays[f"b{i}"] = layer.b
-            if layer.sparse:
-                arrays[f"W{i}_data"] = layer.W.data
-                arrays[f"W{i}_indices"] = layer.W.indices
-                arrays[f"W{i}_indptr"] = layer.W.indptr
-            else:
-                arrays[f"W{i}"] = layer.W
-                if layer.mask is not None:
-                    arrays[f"M{i}"] = layer.mask
-        return atomic_save_npz(path, **arrays)
+        return model_io.save(self, path)
 
     @classmethod
     def load(cls, path):
         """Read a model written by :meth:`save`. Refuses pickled content and malformed files."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"path: no model file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except ValueError as e:
-            if "pickle" in str(e).lower():
-                raise ValueError(f"path: {path} holds pickled objects; sparana_lite model files "
-                                 "never do, so it is refused (loading pickles can run code)") from e
-            raise ValueError(f"path: {path} is not a sparana_lite model file ({e})") from e
-        except (OSError, zipfile.BadZipFile, EOFError) as e:
-            raise ValueError(f"path: {path} is not a readable .npz model file ({e})") from e
-        try:
-            return cls._from_arrays(arrays)
-        except (KeyError, TypeError, ValueError, _Malformed) as e:
-            raise ValueError(f"path: {path} is not a valid sparana_lite model file: {e!r}") from e
-
-    @classmethod
-    def _from_arrays(cls, arrays):
-        meta = json.loads(str(arrays["meta"]))
-        _require(meta.get("format") == FORMAT, f"format is {meta.get('format')!r}, expected {FORMAT!r}")
-        if meta["version"] > FORMAT_VERSION:
-            raise ValueError(f"model file format version {meta['version']} is newer than this "
-                             f"sparana_lite reads ({FORMAT_VERSION}); upgrade sparana_lite")
-        widths = meta["widths"]
-        _check_spec(meta["head"], meta["activation"], meta["seed"], meta["metadata"])  # before the arrays
-        layers = []
-        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-            b = arrays[f"b{i}"]
-            _require(b.shape == (n_out,), f"b{i} has shape {b.shape}, expected {(n_out,)}")
-            if meta["sparse"][i]:
-                W = sp.csr_matrix((arrays[f"W{i}_data"], arrays[f"W{i}_indices"], arrays[f"W{i}_indptr"]),
-                                  shape=(n_in, n_out))
-                W.check_format(full_check=True)
-                layers.append(CSRLayer(W, b))
-            else:
-                W = arrays[f"W{i}"]
-                _require(W.shape == (n_in, n_out), f"W{i} has shape {W.shape}, expected {(n_in, n_out)}")
-                mask = arrays[f"M{i}"] if meta["masked"][i] else None
-                _require(mask is None or mask.shape == W.shape, f"M{i} has shape {getattr(mask, 'shape', None)}")
-                layers.append(DenseLayer(W, b, mask))
-        for layer in layers:
-            W = layer.W.data if layer.sparse else layer.W
-            _require(np.isfinite(W).all() and np.isfinite(layer.b).all(), "weights hold NaN or inf")
-        return cls.from_layers(layers, meta["head"], meta["activation"], meta["seed"], meta["metadata"])
-
-
-def _unknown_head(head):
-    return ValueError(f"head must be one of {HEADS}; got {head!r}")
-
-
-def _check_spec(head, activation, seed, metadata):
-    """The checks every way of making an MLP shares (constructor, from_layers, load)."""
-    if head not in HEADS:
-        raise _unknown_head(head)
-    if activation not in K.ACTIVATIONS:
-        raise ValueError(f"activation must be one of {tuple(K.ACTIVATIONS)}; got {activation!r}")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise TypeError(f"metadata must be a dict or None; got {type(metadata).__name__}")
-    return head, activation, V.seed_int(seed), copy.deepcopy(metadata or {})
-
-
-class _Malformed(Exception):
-    """A model file whose content is inconsistent."""
-
-
-def _require(condition, message):
-    if not condition:
-        raise _Malformed(message)
-
-
-def log_softmax(z):
-    """Row-wise log softmax, stable (the maximum is subtracted first). float32 (n, k)."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def softmax(z):
-    """Row-wise softmax, stable. float32 (n, k)."""
-    return np.exp(log_softmax(z))
+        return model_io.load(path, cls)

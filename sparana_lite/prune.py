@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validate as V
-from .model import MLP, CSRLayer, DenseLayer
+from .layers import CSRLayer, DenseLayer
+from .model import MLP
 
 __all__ = ["magnitude", "maav", "mean_abs_inputs", "maav_difference", "random", "activation_rank",
            "prune", "apply_masks"]

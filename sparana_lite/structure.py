@@ -14,7 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validate as V
-from .model import MLP, CSRLayer, DenseLayer
+from .layers import CSRLayer, DenseLayer
+from .model import MLP
 
 __all__ = ["remove_activations"]
 

@@ -21,7 +21,8 @@ import time
 import warnings
 
 from . import _validate as V
-from .model import FORMAT_VERSION, MLP
+from .model import MLP
+from .model_io import FORMAT_VERSION
 from .paths import cache_dir
 from .train import SGD, TRAINING_VERSION, Adam, train
 

@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparana_lite import data
+# the package's modules, where its private names live (and are patched)
+from sparana_lite.data import cache as data_cache
+from sparana_lite.data import download as data_download
+from sparana_lite.data import idx as data_idx
+from sparana_lite.data import mnist as data_mnist
 from sparana_lite.data import (ClassSplit, DataIntegrityError, DataNotFoundError, Dataset,
                                class_split, load_fashion_mnist, load_mnist, one_hot)
 
@@ -30,8 +34,8 @@ def _no_network(url, dest):
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch):
     """No downloads, and an empty in-process memo, in every test."""
-    monkeypatch.setattr(data, "_download", _no_network)
-    monkeypatch.setattr(data, "_MEMO", {})
+    monkeypatch.setattr(data_download, "_download", _no_network)
+    monkeypatch.setattr(data_mnist, "_MEMO", {})
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +153,7 @@ def test_corrupt_file_names_file_and_expected_hash(tmp_path, real_dir, tmp_cache
         load_mnist(data_dir=tmp_path / "data", download=False)
     message = str(info.value)
     assert str(bad) in message
-    assert data._MNIST.sha256[stem] in message
+    assert data_mnist._MNIST.sha256[stem] in message
     assert "Delete" in message
 
 
@@ -159,23 +163,23 @@ def test_corrupt_file_names_file_and_expected_hash(tmp_path, real_dir, tmp_cache
     ((2051, 10_000, 28, 27), "28x27 images, expected 28x28"),
 ])
 def test_idx_header_checks(tmp_path, header, problem):
-    f = data._FILES[2]
+    f = data_idx._FILES[2]
     raw = np.array(header, ">u4").tobytes() + bytes(10_000 * 784)
     with pytest.raises(DataIntegrityError, match=problem) as info:
-        data._parse_idx(f, tmp_path / "x", raw)
+        data_idx._parse_idx(f, tmp_path / "x", raw)
     assert str(tmp_path / "x") in str(info.value)
 
 
 def test_idx_length_and_label_checks(tmp_path):
-    images, labels = data._FILES[2], data._FILES[0]
+    images, labels = data_idx._FILES[2], data_idx._FILES[0]
     header = np.array((2051, 10_000, 28, 28), ">u4").tobytes()
     with pytest.raises(DataIntegrityError, match="truncated or padded"):
-        data._parse_idx(images, tmp_path / "x", header + bytes(10_000 * 784 - 1))
+        data_idx._parse_idx(images, tmp_path / "x", header + bytes(10_000 * 784 - 1))
     with pytest.raises(DataIntegrityError, match="shorter than the 16-byte IDX header"):
-        data._parse_idx(images, tmp_path / "x", header[:10])
+        data_idx._parse_idx(images, tmp_path / "x", header[:10])
     bad_labels = np.array((2049, 10_000), ">u4").tobytes() + bytes([3] * 9_999 + [10])
     with pytest.raises(DataIntegrityError, match="label 10"):
-        data._parse_idx(labels, tmp_path / "y", bad_labels)
+        data_idx._parse_idx(labels, tmp_path / "y", bad_labels)
 
 
 # ---- missing data and downloads -------------------------------------------------------------
@@ -203,7 +207,7 @@ def test_download_failure_ends_in_data_not_found(tmp_path, tmp_cache, monkeypatc
     assert isinstance(info.value.__cause__, Offline)
     assert str(tmp_path / "nowhere" / "mnist") in message
     assert str(tmp_cache / "data" / "mnist") in message
-    for mirror in data._MNIST.mirrors:
+    for mirror in data_mnist._MNIST.mirrors:
         assert mirror + "t10k-labels-idx1-ubyte.gz" in message
     assert not list((tmp_cache / "data" / "mnist").iterdir()), "no partial download left behind"
 
@@ -214,16 +218,16 @@ def test_download_tries_mirrors_in_order(tmp_path, tmp_cache, real_dir, mnist, m
 
     def fake_download(url, dest):
         calls.append(url)
-        if url.startswith(data._MNIST.mirrors[0]):
+        if url.startswith(data_mnist._MNIST.mirrors[0]):
             raise Offline(url)
         gz = (real_dir / url.rsplit("/", 1)[1]).read_bytes()
         # labels come back decompressed, as from a server that sets Content-Encoding: gzip
         Path(dest).write_bytes(gzip.decompress(gz) if "labels" in url else gz)
 
-    monkeypatch.setattr(data, "_download", fake_download)
+    monkeypatch.setattr(data_download, "_download", fake_download)
     ds = load_mnist(download=True)
     assert np.array_equal(ds.y_test, mnist.y_test) and np.array_equal(ds.x_test, mnist.x_test)
-    assert calls[:2] == [m + "t10k-labels-idx1-ubyte.gz" for m in data._MNIST.mirrors]
+    assert calls[:2] == [m + "t10k-labels-idx1-ubyte.gz" for m in data_mnist._MNIST.mirrors]
     assert sorted(p.name for p in (tmp_cache / "data" / "mnist").iterdir()) == sorted(
         ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz",
          "train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"])
@@ -231,11 +235,11 @@ def test_download_tries_mirrors_in_order(tmp_path, tmp_cache, real_dir, mnist, m
 
 def test_bad_download_is_rejected_and_removed(tmp_path, tmp_cache, monkeypatch):
     monkeypatch.setenv("SPARANA_LITE_DATA", str(tmp_path / "nowhere"))
-    monkeypatch.setattr(data, "_download", lambda url, dest: Path(dest).write_bytes(
+    monkeypatch.setattr(data_download, "_download", lambda url, dest: Path(dest).write_bytes(
         gzip.compress(b"not mnist")))
-    with pytest.raises(DataIntegrityError, match=data._MNIST.sha256["t10k-labels-idx1-ubyte"]):
+    with pytest.raises(DataIntegrityError, match=data_mnist._MNIST.sha256["t10k-labels-idx1-ubyte"]):
         load_mnist()
-    with pytest.raises(DataIntegrityError, match=data._FASHION_MNIST.gz_md5["t10k-labels-idx1-ubyte"]):
+    with pytest.raises(DataIntegrityError, match=data_mnist._FASHION_MNIST.gz_md5["t10k-labels-idx1-ubyte"]):
         load_fashion_mnist()
     assert not any(p.is_file() for p in (tmp_cache / "data").rglob("*"))
 
@@ -243,7 +247,7 @@ def test_bad_download_is_rejected_and_removed(tmp_path, tmp_cache, monkeypatch):
 def test_fashion_mnist_from_local_files(tmp_path, tmp_cache):
     folder = tmp_path / "fashion_mnist"
     folder.mkdir()
-    for f in data._FILES:
+    for f in data_idx._FILES:
         header = [f.magic, f.count] + ([28, 28] if f.magic == 2051 else [])
         payload = np.zeros(f.shape, np.uint8)
         payload.reshape(f.count, -1)[:, 0] = np.arange(f.count) % 10
@@ -269,9 +273,9 @@ def test_parsed_cache_is_used_invalidated_and_rebuilt(tmp_path, real_dir, tmp_ca
     def fail(spec, files):
         raise Reparsed
 
-    read_sources = data._read_sources
-    monkeypatch.setattr(data, "_read_sources", fail)
-    monkeypatch.setattr(data, "_MEMO", {})
+    read_sources = data_mnist._read_sources
+    monkeypatch.setattr(data_mnist, "_read_sources", fail)
+    monkeypatch.setattr(data_mnist, "_MEMO", {})
     ds = load_mnist(download=False)
     assert np.array_equal(ds.x_test, mnist.x_test) and np.array_equal(ds.y_train, mnist.y_train)
     assert ds.x_train.dtype == np.float32 and not ds.x_train.flags.writeable
@@ -282,13 +286,13 @@ def test_parsed_cache_is_used_invalidated_and_rebuilt(tmp_path, real_dir, tmp_ca
     with pytest.raises(Reparsed):
         load_mnist(download=False)
 
-    monkeypatch.setattr(data, "_read_sources", read_sources)
+    monkeypatch.setattr(data_mnist, "_read_sources", read_sources)
     cache_file.write_bytes(b"PK\x03\x04 this is not a zip file")
     ds = load_mnist(download=False)
     assert np.array_equal(ds.y_test, mnist.y_test)
     with np.load(cache_file, allow_pickle=False) as z:
         assert z["x_train"].dtype == np.uint8 and z["x_train"].shape == (60_000, 784)
-        assert data._MNIST.sha256["train-images-idx3-ubyte"] in str(z["sha256"])
+        assert data_mnist._MNIST.sha256["train-images-idx3-ubyte"] in str(z["sha256"])
 
 
 def _rewrite_cache(cache_file, **changes):
@@ -312,14 +316,14 @@ def test_parsed_cache_is_checked_against_its_stored_hashes(tmp_path, real_dir, t
         stored = json.loads(str(z["sha256"]))
     altered[0, 300] ^= 0xFF
     _rewrite_cache(cache_file, x_test=altered)
-    monkeypatch.setattr(data, "_MEMO", {})
+    monkeypatch.setattr(data_mnist, "_MEMO", {})
     assert np.array_equal(load_mnist(download=False).x_test, mnist.x_test)  # rebuilt
     # altered pixels stored with their own (consistent) hash: not MNIST's, so rebuilt too
     header = bytes.fromhex("00000803") + (10_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     forged = dict(stored, **{"t10k-images-idx3-ubyte":
                              hashlib.sha256(header + altered.tobytes()).hexdigest()})
     _rewrite_cache(cache_file, x_test=altered, sha256=np.array(json.dumps(forged)))
-    monkeypatch.setattr(data, "_MEMO", {})
+    monkeypatch.setattr(data_mnist, "_MEMO", {})
     assert np.array_equal(load_mnist(download=False).x_test, mnist.x_test)
 
 
@@ -333,7 +337,7 @@ def test_parsed_cache_errors_other_than_a_damaged_file_are_raised(tmp_path, real
 
     def broken_load(*args, **kwargs):
         raise RuntimeError("a bug, not a damaged file")
-    monkeypatch.setattr(data.np, "load", broken_load)
+    monkeypatch.setattr(data_cache.np, "load", broken_load)
     with pytest.raises(RuntimeError, match="a bug"):
         load_mnist(download=False)
 

@@ -192,9 +192,9 @@ def test_run_summaries():
 
 def _write_fashion_like(folder, rng):
     """The four Fashion-MNIST IDX files (full counts, raw), images that carry their label."""
-    from sparana_lite import data
+    from sparana_lite.data import idx
     folder.mkdir(parents=True)
-    for f in data._FILES:
+    for f in idx._FILES:
         header = [f.magic, f.count] + ([28, 28] if f.magic == 2051 else [])
         if f.magic == 2051:
             labels = np.arange(f.count) % 10

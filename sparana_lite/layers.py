@@ -1,0 +1,126 @@
+"""A fully connected layer: its weights, dense or CSR, and the products of its forward and backward pass.
+
+A layer's arrays live on a device (:mod:`sparana_lite.device`), whose kernels it calls: BLAS for
+a dense weight matrix, :mod:`sparana_lite.kernels.csr` (or its GPU twin) for a CSR one. The
+network that chains layers is :class:`sparana_lite.MLP` (:mod:`.model`).
+"""
+import numpy as np
+
+from . import device as D
+
+
+class DenseLayer:
+    """A fully connected layer with a dense float32 weight matrix (n_in, n_out).
+
+    Its arrays live on ``device`` (:mod:`sparana_lite.device`), whose kernels it calls.
+    """
+
+    sparse = False
+
+    def __init__(self, W, b, mask=None, device=D.CPU):
+        self.device = device
+        self.W = device.asarray(W)
+        self.b = device.asarray(b)
+        self.mask = None if mask is None else device.asarray(mask, dtype=bool)
+
+    @property
+    def shape(self):
+        return self.W.shape
+
+    def dense_weight(self):
+        return self.device.to_host(self.W)
+
+    def product(self, a):
+        """a @ W for a (n, n_in) -> (n, n_out), a fresh C-contiguous array."""
+        return self.device.matmul(a, self.W)
+
+    def forward(self, a, kind):
+        """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
+        return self.device.bias_act_(self.product(a), self.b, kind)
+
+    def back_product(self, d):
+        """d @ W.T for d (n, n_out) -> (n, n_in)."""
+        return self.device.matmul_nt(d, self.W)
+
+    def weight_gradient(self, a, d, out=None):
+        """a.T @ d, (n_in, n_out)."""
+        return self.device.matmul_tn(a, d, out=out)
+
+    def params(self):
+        """Flat views of the trainable weight values and their mask (or None)."""
+        return self.W.reshape(-1), None if self.mask is None else self.mask.reshape(-1)
+
+    def nnz(self):
+        return int(np.count_nonzero(self.dense_weight()))
+
+    def copy(self):
+        return DenseLayer(self.W.copy(), self.b.copy(), None if self.mask is None else self.mask.copy())
+
+    def to_device(self, device):
+        """A copy of this layer on ``device``."""
+        host = self.device.to_host
+        return DenseLayer(host(self.W).copy(), host(self.b).copy(),
+                          None if self.mask is None else host(self.mask).copy(), device)
+
+
+class CSRLayer:
+    """A layer whose weight matrix (n_in, n_out) is stored in CSR; only its nonzeros train.
+
+    Products run on :mod:`sparana_lite.kernels.csr` (or its GPU twin): ``a @ W`` as
+    ``(W.T @ a.T).T`` through a cached transpose pattern (in the forward pass with the bias and
+    activation fused into it), ``d @ W.T`` as ``(W @ d.T).T``, and the weight gradient as an
+    SDDMM at the nonzeros, so a dense gradient is never formed.
+
+    The kernels work in the (features, batch) layout, so on the CPU the products return the
+    transpose of a C-contiguous array (an F-ordered (n, n_out) view) instead of copying it
+    back: a next CSR layer, the SDDMM and the element-wise kernels then read it without a copy
+    (copying each activation twice cost as much as the kernels at 95% sparsity).
+    """
+
+    sparse = True
+    mask = None
+
+    def __init__(self, W, b, device=D.CPU):
+        self.device = device
+        self.W = device.csr_matrix(W)
+        self.b = device.asarray(b)
+        self.plan = device.transpose_plan(self.W)
+
+    @property
+    def shape(self):
+        return self.W.shape
+
+    def dense_weight(self):
+        return self.W.toarray()
+
+    def product(self, a):
+        k = self.device
+        return k.transpose_result(k.spmm_t(self.W, k.transpose(a), plan=self.plan))
+
+    def forward(self, a, kind):
+        """act(a @ W + b), with the bias and activation fused into the product's row loop."""
+        k = self.device
+        return k.transpose_result(
+            k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, self.plan))
+
+    def back_product(self, d):
+        k = self.device
+        return k.transpose_result(k.spmm(self.W, k.transpose(d)))
+
+    def weight_gradient(self, a, d, out=None):
+        """(a.T @ d) at W's nonzeros, in W.data order: a vector (nnz,)."""
+        return self.device.sddmm(self.W, self.device.transpose(a), d, out=out)
+
+    def params(self):
+        return self.W.data, None
+
+    def nnz(self):
+        return int(np.count_nonzero(self.device.to_host(self.W.data)))
+
+    def copy(self):
+        return CSRLayer(self.W.copy(), self.b.copy())
+
+    def to_device(self, device):
+        """A copy of this layer on ``device``."""
+        W = self.W.to_scipy() if hasattr(self.W, "to_scipy") else self.W.copy()
+        return CSRLayer(W, self.device.to_host(self.b).copy(), device)
