@@ -206,3 +206,9 @@ def test_bad_model_and_data(small):
     other = sl.MLP([100, 8, 10], seed=0)
     with pytest.raises(ValueError, match="data.x_train"):
         prune_explorer(other, data)
+
+
+def test_layers_are_numbered_from_1_as_in_the_text():
+    from sparana_lite.explorers import prune as P
+    options = P._scope_options(4)
+    assert ("layer 1 only", 0) in options and ("layer 4 only", 3) in options

@@ -196,7 +196,7 @@ def attack_sweep_figure(lq_model, sce_model, x, y, strengths, method="fgsm", ind
     strengths, index, seed, classes = _check_common(x, strengths, method, objective, index, seed,
                                                     noise_kind, classes, lq_model.n_classes)
     models = {"LQ": lq_model, "SCE": sce_model}
-    fig, axes = plt.subplots(2, len(strengths), figsize=(1.35 * len(strengths) + 0.6, 3.4),
+    fig, axes = plt.subplots(2, len(strengths), figsize=(1.35 * len(strengths) + 0.6, 3.9),
                              squeeze=False)
     for col, s in enumerate(strengths):
         r = _attack_one(models, x, y, method, objective, s, index, seed, noise_kind)

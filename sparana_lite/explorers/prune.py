@@ -89,7 +89,7 @@ def _check_layer(layer, n_layers):
 def _scope_options(n_layers):
     """(label, value) pairs of the scope selector: which layers a ratio applies to."""
     options = [("hidden layers (output spared)", "hidden"), ("all layers", "all")]
-    options += [(f"layer {i} only", i) for i in range(n_layers)]
+    options += [(f"layer {i + 1} only", i) for i in range(n_layers)]   # numbered from 1, as in the text
     return options
 
 
@@ -253,11 +253,11 @@ def _draw(result, base, classes):
     pic_ax.set_xticks([])
     pic_ax.set_yticks([])
     kept = 1 - result["sparsity"][result["layer"]]
-    pic_ax.set_title(f"layer {result['layer']} ({n_in}x{n_out}): {kept:.1%} of weights kept",
+    pic_ax.set_title(f"layer {result['layer'] + 1} ({n_in}x{n_out}): {kept:.1%} of weights kept",
                      fontsize=10)
     scope = result["scope"]
-    where = {"hidden": "every layer but the output", "all": "every layer"}.get(
-        scope, f"layer {scope} only")
+    where = ({"hidden": "every layer but the output", "all": "every layer"}[scope]
+             if isinstance(scope, str) else f"layer {scope + 1} only")
     fig.suptitle(f"{METHOD_LABELS.get(result['method'], result['method'])} pruning to "
                  f"{result['ratio']:.0%} sparsity in {where}; layer sparsity "
                  + ", ".join(f"{s:.0%}" for s in result["sparsity"]), fontsize=10)
@@ -268,7 +268,8 @@ def _draw(result, base, classes):
 def _caption(result):
     """One line: criterion, sparsity, scope and accuracy."""
     scope = result["scope"]
-    where = {"hidden": "hidden layers", "all": "all layers"}.get(scope, f"layer {scope} only")
+    where = ({"hidden": "hidden layers", "all": "all layers"}[scope] if isinstance(scope, str)
+             else f"layer {scope + 1} only")
     return (f"{METHOD_LABELS.get(result['method'], result['method'])}, {result['ratio']:.0%} "
             f"sparsity ({where}): test accuracy {result['accuracy']:.3f}")
 
@@ -431,7 +432,7 @@ def prune_sweep_figure(results, show_ratios=(0.8, 0.9, 0.95), classes=None):
     colors = {"magnitude": "tab:blue", "maav": "tab:orange", "random": "tab:green",
               "activation_rank": "tab:purple"}
     n_cols = len(show_ratios)
-    fig = plt.figure(figsize=(2.6 * n_cols + 4.2, 2.0 * len(methods) * 2 + 0.4))
+    fig = plt.figure(figsize=(2.0 * n_cols + 3.2, 1.7 * len(methods) * 2 + 0.4))
     grid = fig.add_gridspec(2 * len(methods), n_cols + 1, width_ratios=[1.6] + [1] * n_cols)
     curve = fig.add_subplot(grid[:, 0])
     for m in methods:
@@ -442,7 +443,7 @@ def prune_sweep_figure(results, show_ratios=(0.8, 0.9, 0.95), classes=None):
     curve.set_xlabel("target sparsity per layer")
     curve.set_ylabel("test accuracy (no retraining)")
     curve.set_ylim(0, 1.02)
-    curve.legend(fontsize=8, loc="lower left")
+    curve.legend(fontsize=9, loc="lower left")
     for row, m in enumerate(methods):
         for col, r in enumerate(show_ratios):
             res = results[m, r]
@@ -452,16 +453,19 @@ def prune_sweep_figure(results, show_ratios=(0.8, 0.9, 0.95), classes=None):
             ax.bar(np.arange(n_classes), res["class_accuracy"], width=0.6, color=colors.get(m))
             ax.set_ylim(0, 1.05)
             ax.set_xticks(np.arange(n_classes))
-            ax.set_xticklabels(classes, fontsize=6)
-            ax.tick_params(axis="y", labelsize=6)
+            ax.set_xticklabels(classes, fontsize=8)
+            ax.tick_params(axis="y", labelsize=8)
+            if col == 0:
+                ax.set_ylabel("class accuracy", fontsize=8)
             ax.set_title(f"{METHOD_LABELS.get(m, m)}, {r:.0%}: acc {res['accuracy']:.3f}",
-                         fontsize=8)
+                         fontsize=9)
             pic = fig.add_subplot(grid[2 * row + 1, col + 1])
             pic.imshow(res["picture"], cmap="gray_r", vmin=0, vmax=1, aspect="auto",
                        interpolation="nearest")
             pic.set_xticks([])
             pic.set_yticks([])
-            pic.set_title(f"layer {res['layer']}: {1 - res['sparsity'][res['layer']]:.1%} kept",
-                          fontsize=7)
+            # layers are numbered from 1 in the text (layer 1 is 784 x 1000)
+            pic.set_title(f"layer {res['layer'] + 1}: {1 - res['sparsity'][res['layer']]:.1%} kept",
+                          fontsize=9)
     fig.tight_layout()
     return fig

@@ -232,9 +232,13 @@ def removal_sweep_figure(results):
             twin.plot(amounts, [r["flop_ratio"] for r in rs], ":", color="tab:red",
                       label="FLOP ratio")
             twin.set_ylabel("x faster / fewer FLOPs", color="tab:red")
-            twin.legend(fontsize=7, loc="center left")
-        row[1].legend(fontsize=7, loc="lower left")
-    axes[0, 0].legend(fontsize=7)
+            # one legend for both axes, on the twin so that no line is drawn over it
+            h1, l1 = row[1].get_legend_handles_labels()
+            h2, l2 = twin.get_legend_handles_labels()
+            twin.legend(h1 + h2, l1 + l2, fontsize=8, loc="center left")
+        else:
+            row[1].legend(fontsize=8, loc="lower left")
+    axes[0, 0].legend(fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel("amount (sparsity, or fraction of neurons)")
     fig.tight_layout()
