@@ -86,7 +86,7 @@ def test_spmm_matches_numpy(shape, density, seed, parallel):
     kernel = csr._spmm_parallel if parallel else csr._spmm_serial
     out = np.full((m, n), np.nan, np.float32)  # every element must be written
     args = (A.indptr, A.indices, A.data, B, out, csr._NO_BIAS, csr.LINEAR)
-    args += (3,) if parallel else ()
+    args += (3, 16) if parallel else (16,)  # column tiles of 16: n > 16 takes several
     kernel(*args)
     close(out, W.astype(np.float64) @ B)
     with forced(parallel):
@@ -524,10 +524,12 @@ def test_serial_and_parallel_paths_agree_bitwise(rng):
     Yt = rng.standard_normal((150, 48)).astype(np.float32)
     ser, par = np.empty((200, 64), np.float32), np.empty((200, 64), np.float32)
     no_bias = (csr._NO_BIAS, csr.LINEAR)
-    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser, *no_bias)
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser, *no_bias, csr.COLUMN_TILE)
     for chunks in (1, 2, 7, 64):
-        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, *no_bias, chunks)
-        np.testing.assert_array_equal(par, ser)
+        for tile in (16, 32, csr.COLUMN_TILE):  # column tiles do not change a result either
+            par[...] = np.nan
+            csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, *no_bias, chunks, tile)
+            np.testing.assert_array_equal(par, ser)
     v_ser, v_par = np.empty(A.nnz, np.float32), np.empty(A.nnz, np.float32)
     csr._sddmm_serial(A.indptr, A.indices, X, Yt, v_ser)
     csr._sddmm_parallel(A.indptr, A.indices, X, Yt, v_par, 5)

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
+from ._codegen import aligned_empty, wide_vectors
 from .dense import ACTIVATIONS, LINEAR, _bias_act_feature_row
 from .threads import serial_here
 
@@ -46,6 +47,13 @@ __all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "TransposePlan", "csr_m
 # win (1.12x, 1.02x); from 2**18 up the parallel drivers win 1.5-1.95x. (A parallel region
 # costs only a few microseconds when numba's OpenMP threads are still spinning from the last.)
 PARALLEL_MIN_WORK = 65_536
+
+# Columns of the dense operand per tile of the products (see _column_tiles). A tile of B
+# (k rows of COLUMN_TILE floats) then stays in the 2 MB L2 of a core while every output row
+# reads it. Measured on the 2-core Xeon (one thread, CPU time, the 95% model's three hidden
+# layers, GF/s of the serial kernel): batch 1000, 24.9 untiled, 28.7 / 29.5 / 31.4 / 31.4 with
+# tiles of 128 / 256 / 384 / 512; batch 256 (one tile from 256 up) 39.9 with tiles of 128.
+COLUMN_TILE = 384
 
 # The bias of the products without an epilogue (spmm, spmm_t).
 _NO_BIAS = np.zeros(0, np.float32)
@@ -78,60 +86,83 @@ def _balanced_row_chunks(indptr, n_chunks):
 # ------------------------------------------------------------------------ A @ B (i-k-j)
 
 @njit(cache=True, fastmath=True)
-def _spmm_rows(indptr, indices, data, B, out, start, stop, bias, kind):
-    """``out[i, :] = sum_p data[p] * B[indices[p], :]`` over row i's nonzeros, rows start..stop;
-    then, when ``bias`` is not empty, ``out[i, :] = act(out[i, :] + bias[i])`` (``kind`` as in
-    :mod:`.dense`) while the row is still in L1.
+def _spmm_rows(indptr, indices, data, B, out, start, stop, c0, c1, bias, kind):
+    """``out[i, c0:c1] = sum_p data[p] * B[indices[p], c0:c1]`` over row i's nonzeros, rows
+    start..stop; then, when ``bias`` is not empty, ``out[i, c0:c1] = act(out[i, c0:c1] +
+    bias[i])`` (``kind`` as in :mod:`.dense`) while the row is still in L1.
 
     Eight nonzeros per pass over the output row (then four, then one): an eighth of the loads
     and stores of ``out``. Measured on the 2-core Xeon (AVX-512) for the 95% model's hidden
     layers: 4 per pass was 1.4-1.75x faster than 1; 8 per pass is another 1.0-1.2x (most at
-    batch 1000). The kernel is bound by streaming B's rows into L1; blocking the n dimension
-    (blocks of 256 or 512 columns) or giving each thread a range of columns instead of rows
-    was measured no faster for n from 256 to 4096.
+    batch 1000). The columns c0..c1 are one tile of :func:`_column_tiles`, which keeps the
+    tile of ``B`` in L2 (see :data:`COLUMN_TILE`).
     """
-    n = B.shape[1]
+    wide_vectors()
+    w = c1 - c0
     for i in range(start, stop):
-        o = out[i]
-        for j in range(n):
+        o = out[i, c0:c1]  # slices, so that the loops start at 0 (LLVM then vectorises them)
+        for j in range(w):
             o[j] = 0.0
         p = indptr[i]
         end = indptr[i + 1]
         while p + 7 < end:
             a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
             a4, a5, a6, a7 = data[p + 4], data[p + 5], data[p + 6], data[p + 7]
-            b0, b1, b2, b3 = B[indices[p]], B[indices[p + 1]], B[indices[p + 2]], B[indices[p + 3]]
-            b4, b5, b6, b7 = (B[indices[p + 4]], B[indices[p + 5]], B[indices[p + 6]],
-                              B[indices[p + 7]])
-            for j in range(n):
+            b0, b1 = B[indices[p], c0:c1], B[indices[p + 1], c0:c1]
+            b2, b3 = B[indices[p + 2], c0:c1], B[indices[p + 3], c0:c1]
+            b4, b5 = B[indices[p + 4], c0:c1], B[indices[p + 5], c0:c1]
+            b6, b7 = B[indices[p + 6], c0:c1], B[indices[p + 7], c0:c1]
+            for j in range(w):
                 o[j] += (((a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j]))
                          + ((a4 * b4[j] + a5 * b5[j]) + (a6 * b6[j] + a7 * b7[j])))
             p += 8
         if p + 3 < end:
             a0, a1, a2, a3 = data[p], data[p + 1], data[p + 2], data[p + 3]
-            b0, b1, b2, b3 = B[indices[p]], B[indices[p + 1]], B[indices[p + 2]], B[indices[p + 3]]
-            for j in range(n):
+            b0, b1 = B[indices[p], c0:c1], B[indices[p + 1], c0:c1]
+            b2, b3 = B[indices[p + 2], c0:c1], B[indices[p + 3], c0:c1]
+            for j in range(w):
                 o[j] += (a0 * b0[j] + a1 * b1[j]) + (a2 * b2[j] + a3 * b3[j])
             p += 4
         while p < end:
-            a, b = data[p], B[indices[p]]
-            for j in range(n):
+            a, b = data[p], B[indices[p], c0:c1]
+            for j in range(w):
                 o[j] += a * b[j]
             p += 1
         if bias.shape[0]:
             _bias_act_feature_row(o, bias[i], kind)
 
 
+@njit(cache=True)
+def _column_tiles(n, tile):
+    """Column bounds (t + 1,) cutting n columns into t = ceil(n / tile) tiles of nearly equal
+    width, every cut at a multiple of 16 columns (64 bytes: rows of an aligned array stay
+    aligned at each cut when n is a multiple of 16)."""
+    t = max(1, (n + tile - 1) // tile)
+    width = ((n + t - 1) // t + 15) // 16 * 16
+    bounds = np.empty(t + 1, np.int64)
+    for q in range(t + 1):
+        bounds[q] = min(n, q * width)
+    bounds[t] = n
+    return bounds
+
+
 @njit(cache=True, fastmath=True, nogil=True)
-def _spmm_serial(indptr, indices, data, B, out, bias, kind):
-    _spmm_rows(indptr, indices, data, B, out, 0, out.shape[0], bias, kind)
+def _spmm_serial(indptr, indices, data, B, out, bias, kind, tile):
+    cols = _column_tiles(B.shape[1], tile)
+    for q in range(cols.shape[0] - 1):
+        _spmm_rows(indptr, indices, data, B, out, 0, out.shape[0], cols[q], cols[q + 1],
+                   bias, kind)
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def _spmm_parallel(indptr, indices, data, B, out, bias, kind, n_chunks):
+def _spmm_parallel(indptr, indices, data, B, out, bias, kind, n_chunks, tile):
     bounds = _balanced_row_chunks(indptr, n_chunks)
-    for c in prange(bounds.shape[0] - 1):
-        _spmm_rows(indptr, indices, data, B, out, bounds[c], bounds[c + 1], bias, kind)
+    cols = _column_tiles(B.shape[1], tile)
+    n_rows = bounds.shape[0] - 1
+    for u in prange(n_rows * (cols.shape[0] - 1)):
+        q, c = u // n_rows, u % n_rows
+        _spmm_rows(indptr, indices, data, B, out, bounds[c], bounds[c + 1], cols[q],
+                   cols[q + 1], bias, kind)
 
 
 # ------------------------------------------------------------------------ SDDMM
@@ -142,6 +173,7 @@ def _sddmm_rows(indptr, indices, X, Yt, out, start, stop):
 
     Four nonzeros at a time share each load of ``X[i, t]`` (measured 1.15-1.25x faster).
     """
+    wide_vectors()
     d = X.shape[1]
     for i in range(start, stop):
         p = indptr[i]
@@ -404,7 +436,7 @@ def layer_forward(A, B, bias, kind, plan):
     as a 64-image batch's product."""
     data = np.empty(plan.nnz, np.float32)
     _gather(A.data, plan.perm, data)
-    out = np.empty((A.shape[1], B.shape[1]), np.float32)
+    out = aligned_empty((A.shape[1], B.shape[1]))
     _spmm(plan.indptr, plan.indices, data, B, out, bias, kind)
     return out
 
@@ -470,9 +502,12 @@ def transpose(x):
     xt = x.T
     if xt.flags.c_contiguous:
         return xt
-    if x.ndim != 2 or x.dtype != np.float32 or x.size < PARALLEL_MIN_WORK or serial_here():
+    if x.ndim != 2 or x.dtype != np.float32:
         return np.ascontiguousarray(xt)
-    out = np.empty(xt.shape, np.float32)
+    out = aligned_empty(xt.shape)
+    if x.size < PARALLEL_MIN_WORK or serial_here():
+        out[...] = xt
+        return out
     _transpose_parallel(x, out, _n_chunks())
     return out
 
@@ -533,9 +568,9 @@ def _n_chunks():
 
 def _spmm(indptr, indices, data, B, out, bias=_NO_BIAS, kind=LINEAR):
     if int(indptr[-1]) * B.shape[1] >= PARALLEL_MIN_WORK and not serial_here():
-        _spmm_parallel(indptr, indices, data, B, out, bias, kind, _n_chunks())
+        _spmm_parallel(indptr, indices, data, B, out, bias, kind, _n_chunks(), COLUMN_TILE)
     else:
-        _spmm_serial(indptr, indices, data, B, out, bias, kind)
+        _spmm_serial(indptr, indices, data, B, out, bias, kind, COLUMN_TILE)
 
 
 def _check_transposed(A, B, plan):
@@ -667,13 +702,15 @@ def _check_dense(x, name, transpose=False):
     if transpose:
         arr = arr.T
     if arr.dtype != np.float32 or not arr.flags.c_contiguous:
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        copy = aligned_empty(arr.shape)
+        copy[...] = arr
+        arr = copy
     return arr
 
 
 def _check_out(out, shape, name, *inputs):
     if out is None:
-        return np.empty(shape, np.float32)
+        return aligned_empty(shape)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy array; got {type(out).__name__}")
     if out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous \
