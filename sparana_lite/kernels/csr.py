@@ -34,11 +34,11 @@ import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
 from ._codegen import aligned_empty, wide_vectors
-from .dense import ACTIVATIONS, LINEAR, _bias_act_feature_row
+from .dense import ACTIVATIONS, LINEAR, RELU, SIGMOID, TANH, _bias_act_feature_row
 from .threads import serial_here
 
-__all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "sddmm", "TransposePlan", "csr_matrix_f32",
-           "transpose"]
+__all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "spmv_t", "sddmm", "TransposePlan",
+           "csr_matrix_f32", "transpose"]
 
 # Work (multiply-adds: ``nnz * n`` for the products, ``nnz * d`` for SDDMM) below which the
 # serial twin runs. Measured with ``python benchmarks/kernels.py --threshold`` on the 2-core
@@ -163,6 +163,52 @@ def _spmm_parallel(indptr, indices, data, B, out, bias, kind, n_chunks, tile):
         q, c = u // n_rows, u % n_rows
         _spmm_rows(indptr, indices, data, B, out, bounds[c], bounds[c + 1], cols[q],
                    cols[q + 1], bias, kind)
+
+
+# ------------------------------------------------------------------------ x @ A (one sample)
+
+# fastmath without "nnan"/"ninf": the kernel tests weights for NaN and infinity.
+_FINITE_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+@njit(cache=True, fastmath=_FINITE_FASTMATH, nogil=True)
+def _spmv_t(indptr, indices, data, x, out, bias, kind):
+    """``out = act(A.T @ x + bias)`` (``A.T @ x`` alone when ``bias`` is empty): for each row
+    ``i`` of ``A`` in order, ``out[indices[p]] += x[i] * data[p]`` over its nonzeros.
+
+    One sample through a sparse layer: ``A`` is the layer's own CSR (inputs are rows), so no
+    transpose is needed, and an input that is zero adds nothing and is skipped (most of an
+    MNIST image, about half of a ReLU layer's outputs). A skipped row is still read once to
+    look for a weight that is NaN or infinite, where ``0 * w`` is NaN; such a row is added as
+    any other, so results match SciPy's. Each output sums its terms in the order of the rows
+    of ``A`` (and of the nonzeros within a row): one thread, one fixed order.
+    """
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for i in range(x.shape[0]):
+        xi = x[i]
+        start, end = indptr[i], indptr[i + 1]
+        if xi == 0.0:
+            finite = True
+            for p in range(start, end):
+                w = data[p]
+                if w != w or w - w != 0.0:  # NaN or +-inf
+                    finite = False
+            if finite:
+                continue
+        for p in range(start, end):
+            out[indices[p]] += xi * data[p]
+    if bias.shape[0]:
+        for j in range(out.shape[0]):
+            v = out[j] + bias[j]
+            if kind == RELU:
+                out[j] = v if v > 0 else 0.0
+            elif kind == TANH:
+                out[j] = np.tanh(v)
+            elif kind == SIGMOID:
+                out[j] = 1.0 / (1.0 + np.exp(-v))
+            else:
+                out[j] = v
 
 
 # ------------------------------------------------------------------------ SDDMM
@@ -428,12 +474,57 @@ def spmm_t_bias_act(A, B, bias, activation, plan=None, out=None):
     return out
 
 
+def spmv_t(A, x, out=None):
+    """Transposed sparse matrix times a vector: ``A.T @ x`` (equal to ``x @ A``).
+
+    One sample through a sparse layer whose CSR ``A`` has the inputs as rows. Zero entries of
+    ``x`` are skipped unless their row of ``A`` holds a NaN or an infinity (``0 * inf`` is NaN,
+    as in SciPy). Serial: a vector is too little work for a second thread.
+
+    Parameters
+    ----------
+    A : scipy.sparse CSR matrix or array, shape (m, k)
+        Values are used as float32; unsorted indices and duplicates are fine.
+    x : array_like, shape (m,)
+        Real numbers; float64 is converted to float32, a non-contiguous array copied.
+    out : ndarray of float32, shape (k,), C-contiguous, optional
+        Buffer for the result (must not overlap ``x``); overwritten.
+
+    Returns
+    -------
+    ndarray of float32, shape (k,)
+    """
+    A = _check_csr(A, "A")
+    xv = np.asarray(x)
+    if xv.ndim != 1:
+        raise ValueError(f"x must be a 1-D array; got shape {xv.shape}")
+    if not _real(xv.dtype):
+        raise TypeError(f"x must hold real numbers; got dtype {xv.dtype}")
+    if xv.shape[0] != A.shape[0]:
+        raise ValueError(f"A.T and x do not chain: A has shape {tuple(A.shape)}, x has shape "
+                         f"{xv.shape}; x needs {A.shape[0]} entries (A's row count)")
+    xv = np.ascontiguousarray(xv, dtype=np.float32)
+    indptr, indices = _index_arrays(A)
+    data = _values(A)
+    out = _check_out(out, (A.shape[1],), "out", xv, data)
+    _check_pattern(indptr, indices, A.shape[1], "A")
+    _spmv_t(indptr, indices, data, xv, out, _NO_BIAS, LINEAR)
+    return out
+
+
 def layer_forward(A, B, bias, kind, plan):
     """:func:`spmm_t_bias_act` for a CSR layer's own operands, without the checks: ``A`` a
     float32 CSR matrix (m, k) and ``plan`` its :class:`TransposePlan`, ``B`` float32 (m, n)
     C-contiguous, ``bias`` float32 (k,), ``kind`` an activation code. ``CSRLayer`` calls it on
     every forward pass, where the public function's checks cost about 30 us per layer, as much
-    as a 64-image batch's product."""
+    as a 64-image batch's product.
+
+    A single sample (n = 1) takes :func:`_spmv_t` on ``A`` itself: no transpose of the
+    values, zero inputs skipped, no thread started."""
+    if B.shape[1] == 1:
+        out = np.empty((A.shape[1], 1), np.float32)
+        _spmv_t(A.indptr, A.indices, A.data, B.reshape(-1), out.reshape(-1), bias, kind)
+        return out
     data = np.empty(plan.nnz, np.float32)
     _gather(A.data, plan.perm, data)
     out = aligned_empty((A.shape[1], B.shape[1]))
