@@ -50,10 +50,13 @@ PARALLEL_MIN_WORK = 65_536
 
 # Columns of the dense operand per tile of the products (see _column_tiles). A tile of B
 # (k rows of COLUMN_TILE floats) then stays in the 2 MB L2 of a core while every output row
-# reads it. Measured on the 2-core Xeon (one thread, CPU time, the 95% model's three hidden
-# layers, GF/s of the serial kernel): batch 1000, 24.9 untiled, 28.7 / 29.5 / 31.4 / 31.4 with
-# tiles of 128 / 256 / 384 / 512; batch 256 (one tile from 256 up) 39.9 with tiles of 128.
-COLUMN_TILE = 384
+# reads it. Measured on the 2-core Xeon (one thread, CPU time, busy machine): the hidden layers
+# of the magnitude-pruned 95% model at batch 1000 ran at 24.9 GF/s untiled, 28.7 / 29.5 / 31.4 /
+# 31.4 with tiles of 128 / 256 / 384 / 512 (batch 256, one tile from 256 up: 39.9 GF/s with
+# tiles of 128, 52 with one); but the MAAV-pruned trained model of benchmarks/removal.py at
+# 95%, whose inputs concentrate on fewer rows of B, took 6.3-6.7 ms per batch of 1000 untiled,
+# 6.6-7.1 with tiles of 512 and 7.1-7.6 with 384. 512 is the compromise.
+COLUMN_TILE = 512
 
 # The bias of the products without an epilogue (spmm, spmm_t).
 _NO_BIAS = np.zeros(0, np.float32)
