@@ -260,8 +260,9 @@ def threshold(args, csr):
         ip, ix, d = A.indptr, A.indices, A.data
         no_bias = (csr._NO_BIAS, csr.LINEAR)
         t = medians({
-            "ser": lambda: csr._spmm_serial(ip, ix, d, B, out, *no_bias),
-            "par": lambda: csr._spmm_parallel(ip, ix, d, B, out, *no_bias, chunks),
+            "ser": lambda: csr._spmm_serial(ip, ix, d, B, out, *no_bias, csr.COLUMN_TILE),
+            "par": lambda: csr._spmm_parallel(ip, ix, d, B, out, *no_bias, chunks,
+                                              csr.COLUMN_TILE),
             "sser": lambda: csr._sddmm_serial(ip, ix, X, Yt, out_v),
             "spar": lambda: csr._sddmm_parallel(ip, ix, X, Yt, out_v, chunks),
         }, args.repeats, args.interleave)

@@ -17,11 +17,21 @@ pools then fight). Each variant runs in blocks of calls after a short pause (see
 on a shared machine hits them alike. Ratios are dense time / CSR time (> 1: CSR is faster).
 Targets (issue 7): forward at 95% at least 3x faster than dense, training step at least 2x.
 
+``--profile`` adds where the time goes in the 95% CSR model and its dense twin, on one thread
+(numba and BLAS) and in CPU time, so that a busy machine disturbs it less: per kernel and layer
+of a forward pass at each batch size and of a training step, milliseconds per call, the
+kernel's GFLOP/s and the bytes it moves per second (the CSR values and indices, the dense
+operand and the result, each once), and what is left between the kernels (Python, NumPy's small
+element-wise work, allocation). The dense twin's BLAS products give the GEMM's GFLOP/s there.
+
 Usage::
 
     python benchmarks/model.py [--rounds 7] [--calls 10] [--sparsities 0.9 0.95 0.99]
+    python benchmarks/model.py --profile [--calls 20]
 """
 import argparse
+import collections
+import contextlib
 import os
 import time
 
@@ -83,6 +93,153 @@ def measure(x, y, model, args):
     return {key: float(np.median(ts)) * 1e3 for key, ts in times.items()}
 
 
+# ---------------------------------------------------------------- where the time goes
+
+class _Ledger:
+    """CPU seconds, FLOPs and bytes per (kernel, shape) while :func:`_instrumented` is active."""
+
+    def __init__(self):
+        self.t = collections.defaultdict(float)
+        self.flops = collections.defaultdict(float)
+        self.bytes = collections.defaultdict(float)
+        self.calls = collections.defaultdict(int)
+
+    def wrap(self, name, f, cost=None):
+        def timed(*args, **kwargs):
+            start = time.process_time()
+            out = f(*args, **kwargs)
+            key = (name,) + (cost(*args)[0] if cost else ())
+            self.t[key] += time.process_time() - start
+            self.calls[key] += 1
+            if cost:
+                flops, nbytes = cost(*args)[1:]
+                self.flops[key] += flops
+                self.bytes[key] += nbytes
+            return out
+        return timed
+
+
+def _spmm_cost(indptr, indices, data, B, out, *rest):
+    nnz = int(indptr[-1])
+    return ((f"{B.shape[0]}->{out.shape[0]}", f"n={B.shape[1]}"), 2.0 * nnz * B.shape[1],
+            nnz * 8.0 + B.nbytes + out.nbytes)
+
+
+def _spmv_cost(indptr, indices, data, x, out, *rest):
+    nnz = int(indptr[-1])
+    return ((f"{x.shape[0]}->{out.shape[0]}", "n=1"), 2.0 * nnz, nnz * 8.0 + x.nbytes + out.nbytes)
+
+
+def _sddmm_cost(indptr, indices, X, Yt, out, *rest):
+    nnz = int(indptr[-1])
+    return ((f"{X.shape[0]}->{Yt.shape[0]}", f"n={X.shape[1]}"), 2.0 * nnz * X.shape[1],
+            nnz * 8.0 + X.nbytes + Yt.nbytes)
+
+
+def _gemm_cost(a, b, *rest, **kw):
+    return ((f"{a.shape}@{b.shape}",), 2.0 * a.shape[0] * a.shape[1] * b.shape[-1],
+            a.nbytes + b.nbytes)
+
+
+def _gemm_nt_cost(a, b, *rest, **kw):  # a @ b.T
+    return ((f"{a.shape}@{b.shape[::-1]}",), 2.0 * a.shape[0] * a.shape[1] * b.shape[0],
+            a.nbytes + b.nbytes)
+
+
+def _gemm_tn_cost(a, b, *rest, **kw):  # a.T @ b
+    return ((f"{a.shape[::-1]}@{b.shape}",), 2.0 * a.shape[0] * a.shape[1] * b.shape[1],
+            a.nbytes + b.nbytes)
+
+
+@contextlib.contextmanager
+def _instrumented(ledger):
+    """Time the kernels that a CSR or dense model calls on the CPU (module attributes patched
+    for the duration; ``device.CPU``'s bound kernels included)."""
+    from sparana_lite import device as D
+    from sparana_lite.kernels import csr as C, dense as K
+    patches = [(C, "_spmm_serial", "spmm", _spmm_cost), (C, "_spmm_parallel", "spmm", _spmm_cost),
+               (C, "_spmv_t", "spmv", _spmv_cost), (C, "_sddmm_serial", "sddmm", _sddmm_cost),
+               (C, "_sddmm_parallel", "sddmm", _sddmm_cost),
+               (C, "_gather", "gather values", None), (K, "adam_update_", "adam", None)]
+    patches = [patch for patch in patches if hasattr(patch[0], patch[1])]  # older kernels too
+    dev = type(D.CPU)
+    dev_patches = [("transpose", "transpose", None), ("act_grad_", "act_grad", None),
+                   ("bias_act_", "bias_act", None), ("column_sum", "column sums", None),
+                   ("matmul", "gemm", _gemm_cost), ("matmul_nt", "gemm nt", _gemm_nt_cost),
+                   ("matmul_tn", "gemm tn", _gemm_tn_cost), ("loss_and_error", "loss", None)]
+    saved = [(mod, attr, getattr(mod, attr)) for mod, attr, _, _ in patches]
+    saved_dev = [(attr, dev.__dict__[attr]) for attr, _, _ in dev_patches]
+    try:
+        for mod, attr, name, cost in patches:
+            setattr(mod, attr, ledger.wrap(name, getattr(mod, attr), cost))
+        for attr, name, cost in dev_patches:
+            setattr(dev, attr, staticmethod(ledger.wrap(name, getattr(D.CPU, attr), cost)))
+        yield ledger
+    finally:
+        for mod, attr, f in saved:
+            setattr(mod, attr, f)
+        for attr, f in saved_dev:
+            setattr(dev, attr, f)
+
+
+def profile(x, y, args):
+    """Print the breakdown described in the module docstring for the 95% model."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    model = sl.MLP(WIDTHS, head="lq", seed=0)
+    dense = sl.prune.prune(model, sl.prune.magnitude(model), ratio=0.95)
+    csr = dense.to_sparse(layers=[0, 1, 2])
+    rng = np.random.default_rng(1)
+    saved = numba.get_num_threads()
+    numba.set_num_threads(1)
+    print("where the time goes, 95% model, one thread, CPU ms per call (medians are not "
+          "taken here: totals over the calls / calls)")
+    try:
+        with threadpool_limits(limits=1):
+            tasks = [(f"forward {b}", b) for b in [1] + list(args.batches)] + [("train step", 0)]
+            for task, b in tasks:
+                rows = {}
+                for name, m in (("dense", dense), ("csr", csr)):
+                    if b:
+                        xs = [x[rng.choice(len(x), b, replace=False)] for _ in range(args.calls)]
+                        f = lambda i, m=m, xs=xs: m.logits(xs[i])
+                    else:
+                        step = make_step(m.copy(), sl.Adam(lr=1e-4, eps=1e-3), TRAIN_BATCH)
+                        idx = [rng.choice(len(x), TRAIN_BATCH, replace=False)
+                               for _ in range(args.calls)]
+                        f = lambda i, step=step, idx=idx: step(x[idx[i]], y[idx[i]])
+                    for i in range(3):
+                        f(i)
+                    start = time.process_time()
+                    for i in range(args.calls):
+                        f(i)
+                    total = (time.process_time() - start) / args.calls
+                    ledger = _Ledger()
+                    with _instrumented(ledger):
+                        for i in range(args.calls):
+                            f(i)
+                    rows[name] = (total, ledger)
+                td, tc = rows["dense"][0], rows["csr"][0]
+                print(f"\n{task}: dense {td * 1e3:.3f} ms, CSR {tc * 1e3:.3f} ms, ratio "
+                      f"{td / tc:.2f}")
+                for name in ("dense", "csr"):
+                    total, ledger = rows[name]
+                    kern = sum(ledger.t.values()) / args.calls
+                    for key in sorted(ledger.t, key=lambda k: -ledger.t[k]):
+                        t = ledger.t[key] / args.calls
+                        line = (f"  {name:5} {' '.join(key):<34} {t * 1e3:8.3f} ms "
+                                f"{ledger.calls[key] // args.calls:3d}x")
+                        if ledger.flops[key]:
+                            line += (f" {ledger.flops[key] / ledger.t[key] / 1e9:7.1f} GFLOP/s "
+                                     f"{ledger.bytes[key] / ledger.t[key] / 1e9:6.1f} GB/s")
+                        print(line)
+                    print(f"  {name:5} {'between the kernels (Python, NumPy)':<34} "
+                          f"{(total - kern) * 1e3:8.3f} ms  (of {total * 1e3:.3f} ms)")
+    finally:
+        numba.set_num_threads(saved)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=7, help="timed rounds per variant (>= 1)")
@@ -92,6 +249,8 @@ def main():
                    help="forward-pass batch sizes")
     p.add_argument("--no-off", action="store_true",
                    help="skip the CSR model with the thread scheme switched off")
+    p.add_argument("--profile", action="store_true",
+                   help="only the per-kernel breakdown of the 95%% model (one thread, CPU time)")
     args = p.parse_args()
     if args.rounds < 1 or args.calls < 1:
         p.error("--rounds and --calls must be >= 1")
@@ -99,6 +258,11 @@ def main():
     import numba
     ds = sl.load_mnist()
     x, y = ds.x_train, ds.y_train
+    if args.profile:
+        with sl.cost.MachineLoad() as load:
+            profile(x, y, args)
+        print(f"\nmachine load during the profile: {load.as_dict()}")
+        return
     model = sl.MLP(WIDTHS, head="lq", seed=0)
     print(f"CPU: {cpu_name()} ({os.cpu_count()} logical cores); numba {numba.__version__} "
           f"{numba.get_num_threads()} threads; BLAS threads {threads.blas_threads()}")

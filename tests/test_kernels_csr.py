@@ -86,7 +86,7 @@ def test_spmm_matches_numpy(shape, density, seed, parallel):
     kernel = csr._spmm_parallel if parallel else csr._spmm_serial
     out = np.full((m, n), np.nan, np.float32)  # every element must be written
     args = (A.indptr, A.indices, A.data, B, out, csr._NO_BIAS, csr.LINEAR)
-    args += (3,) if parallel else ()
+    args += (3, 16) if parallel else (16,)  # column tiles of 16: n > 16 takes several
     kernel(*args)
     close(out, W.astype(np.float64) @ B)
     with forced(parallel):
@@ -503,6 +503,8 @@ W = rng.standard_normal((300, 200)).astype(np.float32)
 W[rng.random(W.shape) < 0.7] = 0
 A = sp.csr_matrix(W)
 out = [csr.spmm(A, rng.standard_normal((200, 37)).astype(np.float32)),
+       csr.spmm(A, rng.standard_normal((200, 64)).astype(np.float32)),
+       csr.sddmm(A, rng.standard_normal((300, 64)), rng.standard_normal((64, 200))),
        csr.spmm_t(A, rng.standard_normal((300, 37)).astype(np.float32)),
        csr.sddmm(A, rng.standard_normal((300, 29)), rng.standard_normal((29, 200)))]
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out))
@@ -524,10 +526,12 @@ def test_serial_and_parallel_paths_agree_bitwise(rng):
     Yt = rng.standard_normal((150, 48)).astype(np.float32)
     ser, par = np.empty((200, 64), np.float32), np.empty((200, 64), np.float32)
     no_bias = (csr._NO_BIAS, csr.LINEAR)
-    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser, *no_bias)
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser, *no_bias, csr.COLUMN_TILE)
     for chunks in (1, 2, 7, 64):
-        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, *no_bias, chunks)
-        np.testing.assert_array_equal(par, ser)
+        for tile in (16, 32, csr.COLUMN_TILE):  # column tiles do not change a result either
+            par[...] = np.nan
+            csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, *no_bias, chunks, tile)
+            np.testing.assert_array_equal(par, ser)
     v_ser, v_par = np.empty(A.nnz, np.float32), np.empty(A.nnz, np.float32)
     csr._sddmm_serial(A.indptr, A.indices, X, Yt, v_ser)
     csr._sddmm_parallel(A.indptr, A.indices, X, Yt, v_par, 5)
@@ -573,3 +577,34 @@ def test_layer_forward_is_spmm_t_bias_act_without_the_checks(rng):
     for kind in (0, 1, 2, 3):
         np.testing.assert_array_equal(layer_forward(A, B, bias, kind, plan),
                                       spmm_t_bias_act(A, B, bias, kind, plan=plan))
+
+
+@pytest.mark.parametrize("n", [16, 48, 250])
+def test_wide_twins_match_numpy_and_do_not_depend_on_threads(rng, n):
+    """The 512-bit twins (taken for aligned rows of a multiple of 16 floats) against NumPy, and
+    bitwise the same in the serial and parallel drivers; the public kernels pick them only for
+    aligned rows (n = 250 keeps the 256-bit ones)."""
+    from sparana_lite.kernels._codegen import aligned_empty
+    A, W = random_csr(rng, 120, 90, 0.1)
+    B = aligned_empty((90, n))
+    B[...] = rng.standard_normal((90, n))
+    X, Yt = aligned_empty((120, n)), aligned_empty((90, n))
+    X[...] = rng.standard_normal((120, n))
+    Yt[...] = rng.standard_normal((90, n))
+    wide = n % 16 == 0
+    assert csr._wide_rows(B) == wide
+    ser, par = aligned_empty((120, n)), aligned_empty((120, n))
+    no_bias = (csr._NO_BIAS, csr.LINEAR)
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, ser, *no_bias, 32, True)
+    close(ser, W.astype(np.float64) @ B)
+    for chunks in (1, 3):
+        par[...] = np.nan
+        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, *no_bias, chunks, 32, True)
+        np.testing.assert_array_equal(par, ser)
+    v_ser, v_par = np.empty(A.nnz, np.float32), np.empty(A.nnz, np.float32)
+    csr._sddmm_serial(A.indptr, A.indices, X, Yt, v_ser, True)
+    csr._sddmm_parallel(A.indptr, A.indices, X, Yt, v_par, 3, True)
+    np.testing.assert_array_equal(v_par, v_ser)
+    close(v_ser, sddmm_reference(A, X, Yt.T))
+    close(spmm(A, B), W.astype(np.float64) @ B)
+    close(sddmm(A, X, Yt.T), sddmm_reference(A, X, Yt.T))
