@@ -15,6 +15,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "book" / "results"
 def listing(obj):
     """The source of a function, method or class without its docstring, headed by the file it
     is in (the docstring is in the file; the chapter's prose says what it would)."""
+    obj = getattr(obj, "py_func", obj)   # a numba kernel: its Python function
     source = textwrap.dedent(inspect.getsource(obj))
     lines = source.splitlines()
     node = ast.parse(source).body[0]

@@ -21,6 +21,12 @@ def test_listing_of_a_method_keeps_its_body():
     assert "def forward(" in text and '"""' not in text
 
 
+def test_listing_of_a_numba_kernel_is_its_python_source():
+    from sparana_lite.kernels import dense as K
+    text = helpers.listing(K.bias_act_)
+    assert text.startswith("# sparana_lite/kernels/dense.py") and "def bias_act_(" in text
+
+
 def test_describe_names_the_file_date_machine_and_time_but_no_command_or_commit():
     record = helpers.load_results("removal-speed")
     text = helpers.describe(record)
