@@ -352,7 +352,9 @@ def run(client, g, experiments, models, results_dir, begin, finish, device="cpu"
         futures = []
         for n in ship:
             if n.key not in scattered:
-                scattered[n.key] = client.scatter([_payload(n)])[0]
+                # hash=False: a fresh key each time; a payload scattered again after its worker
+                # died must not reuse the lost key, which the scheduler still counts as lost
+                scattered[n.key] = client.scatter([_payload(n)], hash=False)[0]
             futures.append(scattered[n.key])
         reads = {}
         for other in g.reads.get(name, ()):
