@@ -53,3 +53,14 @@ def adam_step(w, g, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-7, l2=0.0, batch
     v = beta2 * v + (1 - beta2) * g * g
     lr_t = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
     return w - lr_t * m / (np.sqrt(v) + eps) - lr * l2 / batch * w, m, v
+
+
+def outputs_with_1_and_2_threads(script):
+    """The bytes ``script`` writes to stdout, run in fresh processes with 1 and with 2 numba
+    threads (the script reads its thread count from argv[1])."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    return [subprocess.run([sys.executable, "-c", script, str(t)], env=env,
+                           capture_output=True, check=True).stdout for t in (1, 2)]

@@ -1,8 +1,5 @@
 """CSR kernels (sparana_lite.kernels.csr) against NumPy/SciPy references."""
 import contextlib
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ from sparana_lite.kernels.csr import (TransposePlan, csr_matrix_f32, sddmm, spmm
                                       spmm_t_bias_act)
 
 from . import reference as ref
+from .reference import outputs_with_1_and_2_threads
 
 PROPERTY = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -513,9 +511,7 @@ sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out)
 
 def test_results_do_not_depend_on_thread_count():
     """Bitwise equal results with 1 and 2 numba threads (fresh processes, parallel path)."""
-    env = dict(os.environ, NUMBA_NUM_THREADS="2")
-    runs = [subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(t)], env=env,
-                           capture_output=True, check=True).stdout for t in (1, 2)]
+    runs = outputs_with_1_and_2_threads(_THREADS_SCRIPT)
     assert len(runs[0]) > 0 and runs[0] == runs[1]
 
 

@@ -1,8 +1,5 @@
 """One sample through a sparse layer: spmv_t (A.T @ x) and the batch-1 path of a CSR layer,
 against SciPy and NumPy."""
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +11,8 @@ import sparana_lite as sl
 from sparana_lite.kernels import csr
 from sparana_lite.kernels.csr import (TransposePlan, csr_matrix_f32, layer_forward, spmv_t,
                                       spmm_t_bias_act)
+
+from .reference import outputs_with_1_and_2_threads
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -163,7 +162,5 @@ sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out)
 
 
 def test_spmv_results_do_not_depend_on_thread_count():
-    env = dict(os.environ, NUMBA_NUM_THREADS="2")
-    runs = [subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(t)], env=env,
-                           capture_output=True, check=True).stdout for t in (1, 2)]
+    runs = outputs_with_1_and_2_threads(_THREADS_SCRIPT)
     assert len(runs[0]) > 0 and runs[0] == runs[1]
