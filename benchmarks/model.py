@@ -15,7 +15,8 @@ for the dense twin, the CSR model, and the CSR model with the thread scheme of
 pools then fight). Each variant runs in blocks of calls after a short pause (see
 :func:`per_call`); the variants take turns over ``--rounds`` rounds (medians), so that drift
 on a shared machine hits them alike. Ratios are dense time / CSR time (> 1: CSR is faster).
-Targets (issue 7): forward at 95% at least 3x faster than dense, training step at least 2x.
+Targets: forward at 95% at least 6x faster than dense at batch 256 and 1000, training step at
+least 8x (issue 7 asked for 3x and 2x).
 
 ``--profile`` adds where the time goes in the 95% CSR model and its dense twin, on one thread
 (numba and BLAS) and in CPU time, so that a busy machine disturbs it less: per kernel and layer
@@ -44,6 +45,7 @@ from kernels import OtherLoad, cpu_name
 
 WIDTHS = [784, 1000, 800, 400, 10]
 TRAIN_BATCH = 250
+FORWARD_TARGET, TRAIN_TARGET = 6, 8  # dense time / CSR time at 95% (issue 24)
 
 
 def per_call(f, calls, settle=0.2):
@@ -291,9 +293,9 @@ def main():
         t = results[0.95]
         fwd = min(t[("dense", f"forward {b}")] / t[("csr", f"forward {b}")] for b in args.batches)
         step = t[("dense", "train step")] / t[("csr", "train step")]
-        print(f"\ntargets at 95%: forward >= 3x faster than dense: {'yes' if fwd >= 3 else 'NO'} "
-              f"(lowest ratio {fwd:.2f}); training step >= 2x: {'yes' if step >= 2 else 'NO'} "
-              f"(ratio {step:.2f})")
+        print(f"\ntargets at 95%: forward >= {FORWARD_TARGET}x faster than dense: "
+              f"{'yes' if fwd >= FORWARD_TARGET else 'NO'} (lowest ratio {fwd:.2f}); training "
+              f"step >= {TRAIN_TARGET}x: {'yes' if step >= TRAIN_TARGET else 'NO'} (ratio {step:.2f})")
     if load.share is not None:
         print(f"\nother processes used {load.share:.0%} of the CPU during the run"
               + ("  (WARNING: the machine was busy; parallel timings are unreliable)"

@@ -31,6 +31,7 @@ from . import model_io
 from ._checks import mlp_spec as _check_spec
 from .heads import HEADS, _unknown_head, log_softmax, softmax  # noqa: F401 (HEADS, softmax: sl.model.*)
 from .kernels import dense as K
+from .kernels.csr import padded_batch
 from .kernels.threads import blas_on_calling_thread, map_row_blocks
 from .layers import CSRLayer, DenseLayer
 from .model_io import FORMAT, FORMAT_VERSION  # noqa: F401 (sl.model.FORMAT_VERSION)
@@ -200,7 +201,7 @@ class MLP:
         round its last bit differently for fewer rows."""
         if self.layers[0].device is not D.CPU or not any(self.is_sparse):
             return self.forward(x)[-1]
-        blocks = map_row_blocks(lambda block: self.forward(block)[-1], x)
+        blocks = map_row_blocks(lambda block: self.forward(padded_batch(block))[-1][:len(block)], x)
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def logits(self, x):

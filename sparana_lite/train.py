@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 from . import _validate as V
+from .kernels.csr import padded_batch
 from .progress import bar as progress_bar
 
 
@@ -183,6 +184,8 @@ def make_step(model, optimizer, batch_size):
     grad_bufs = [(dev.empty(layer.W.nnz if layer.sparse else layer.shape, np.float32), None)
                  for layer in model.layers]
     guard = dev.new_guard()  # GPU: set by a non-finite loss, it turns the updates into no-ops
+    # CSR layers on the CPU: batches padded to aligned rows (see kernels.csr.padded_batch)
+    pad = dev.name == "cpu" and any(model.is_sparse)
 
     def step(xb, yb):
         if dev.name == "cpu":  # on the GPU, sl.train passes batches of its checked data
@@ -191,8 +194,13 @@ def make_step(model, optimizer, batch_size):
                 raise ValueError(f"xb has {xb.shape[0]} samples; this step was made for "
                                  f"batch_size={batch_size}")
             yb = V.as_labels(yb, "yb", model.n_classes, n_samples=batch_size)
-        acts = model.forward(xb)
-        loss, d = dev.loss_and_error(model, acts[-1], yb, guard)
+        if pad:
+            acts = model.forward(padded_batch(xb))
+            loss, d = dev.loss_and_error(model, acts[-1][:batch_size], yb, guard)
+            d = padded_batch(d)  # zero errors: the padding rows add nothing to a gradient
+        else:
+            acts = model.forward(xb)
+            loss, d = dev.loss_and_error(model, acts[-1], yb, guard)
         if not dev.may_update(loss):
             return loss  # the caller reports divergence; the weights are left untouched
         grads = model.backward(acts, d, grads_out=grad_bufs)

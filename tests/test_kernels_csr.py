@@ -604,3 +604,51 @@ def test_wide_twins_match_numpy_and_do_not_depend_on_threads(rng, n):
     close(v_ser, sddmm_reference(A, X, Yt.T))
     close(spmm(A, B), W.astype(np.float64) @ B)
     close(sddmm(A, X, Yt.T), sddmm_reference(A, X, Yt.T))
+
+
+@pytest.mark.parametrize("n", [128, 144, 400])
+@pytest.mark.parametrize("kind", [dense.LINEAR, dense.RELU, dense.TANH, dense.SIGMOID])
+def test_register_tiles_give_the_bits_of_the_row_loop(rng, n, kind):
+    """Aligned rows of 128 columns or more take the register tiles (``_spmm_rows_tile``); they
+    give the bits of the plain row loop (``_spmm_rows``, taken for unaligned rows), so a
+    sample's output does not depend on where it sits in a batch or how the batch is aligned
+    (both loops group the nonzeros alike and LLVM, free to reassociate, orders both sums the
+    same way; this holds for AVX-512 and AVX2 code). Rows of 15 to 45 nonzeros take the
+    groups of 8 and 4 and single ones. Fails if a tile misses the bias or activation, reads
+    another row's bias, leaves a column unwritten (NaN) or the two loops' bits part."""
+    from sparana_lite.kernels._codegen import aligned_empty
+    A, W = random_csr(rng, 90, 120, 0.25)
+    B = aligned_empty((120, n))
+    B[...] = rng.standard_normal((120, n))
+    bias = rng.standard_normal(90).astype(np.float32)
+    tiled, plain = aligned_empty((90, n)), aligned_empty((90, n))
+    tiled[...] = plain[...] = np.nan
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, tiled, bias, kind, csr.COLUMN_TILE, True)
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, plain, bias, kind, csr.COLUMN_TILE, False)
+    np.testing.assert_array_equal(tiled, plain)
+    name = [k for k, v in dense.ACTIVATIONS.items() if v == kind][0]
+    close(tiled, ref.ACT[name][0](W.astype(np.float64) @ B + bias[:, None]))
+    for chunks in (1, 3):
+        par = aligned_empty((90, n))
+        csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, bias, kind, chunks,
+                           csr.COLUMN_TILE, True)
+        np.testing.assert_array_equal(par, tiled)
+
+
+def test_register_tiles_propagate_nan_and_inf(rng):
+    """An infinite weight or a NaN input reaches the outputs it feeds, as in SciPy; fails if the
+    tiles' arithmetic assumed finite values (fastmath's nnan/ninf)."""
+    from sparana_lite.kernels._codegen import aligned_empty
+    A, W = random_csr(rng, 40, 30, 0.3)
+    A.data[0], A.data[5] = np.inf, -np.inf
+    B = aligned_empty((30, 128))
+    B[...] = rng.standard_normal((30, 128))
+    B[7, 3] = np.nan
+    out = aligned_empty((40, 128))
+    csr._spmm_serial(A.indptr, A.indices, A.data, B, out, csr._NO_BIAS, csr.LINEAR,
+                     csr.COLUMN_TILE, True)
+    with np.errstate(invalid="ignore"):
+        expected = (A.astype(np.float64) @ B.astype(np.float64))
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(expected))
+    assert np.isnan(out).any() and np.isinf(out).any()

@@ -1,11 +1,14 @@
 """The thread scheme (sparana_lite.kernels.threads): it limits BLAS where it should, restores it,
 and changes no result."""
+import os
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 import sparana_lite as sl
 from sparana_lite.kernels import threads
+from sparana_lite.kernels.csr import padded_batch
 from sparana_lite.kernels.threads import blas_on_calling_thread, blas_threads
 from sparana_lite.train import make_step
 
@@ -231,7 +234,22 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda b: calls.append(b.shape[0]) or forward(b))
     by_blocks = model.logits(x)
-    assert sorted(calls) == sorted(200 * (t + 1) // blocks - 200 * t // blocks
-                                   for t in range(blocks))       # really split, in order
+    sizes = [200 * (t + 1) // blocks - 200 * t // blocks for t in range(blocks)]
+    padded = [padded_batch(np.empty((n, 1))).shape[0] for n in sizes]  # aligned rows
+    assert sorted(calls) == sorted(padded) and padded != sizes   # really split, in order
     np.testing.assert_allclose(by_blocks, whole, rtol=1e-6,
                                atol=1e-6 * float(np.abs(whole).max()))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a Linux process allowed on two CPUs")
+def test_a_block_runs_pinned_to_its_core_and_unpins():
+    """Block t runs on the t-th allowed CPU (modulo their number), with the serial kernels, and
+    the thread gets its CPU set back; fails if the pin is skipped, lands on another core or
+    stays after the block."""
+    allowed = sorted(os.sched_getaffinity(0))
+    for core in (0, 1, len(allowed) + 1):
+        seen = threads._serially(lambda _: (os.sched_getaffinity(0), threads.serial_here()),
+                                 None, core)
+        assert seen == ({allowed[core % len(allowed)]}, True)
+        assert sorted(os.sched_getaffinity(0)) == allowed and not threads.serial_here()

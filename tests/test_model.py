@@ -242,6 +242,35 @@ def test_copy_is_independent():
 
 
 # ------------------------------------------------------------------ dense <-> sparse
+@pytest.mark.parametrize("n, rows", [(1, 16), (16, 16), (250, 256), (500, 528), (512, 528),
+                                     (1000, 1008), (1024, 1040)])
+def test_padded_batch_aligns_the_rows(n, rows):
+    """Zero rows up to a multiple of 16, and 16 more where rows would span a multiple of 1 KB
+    from 512 samples up; the real rows unchanged. Fails if a count is left unaligned, the
+    cache-set rule is dropped or the real rows move."""
+    from sparana_lite.kernels.csr import padded_batch
+    x = np.random.default_rng(0).random((n, 3), dtype=np.float32)
+    padded = padded_batch(x)
+    assert padded.shape == (rows, 3) and padded.dtype == x.dtype
+    np.testing.assert_array_equal(padded[:n], x)
+    assert not padded[n:].any()
+    assert (padded is x) == (rows == n)
+
+
+def test_sparse_logits_of_a_padded_batch_are_those_of_its_rows():
+    """A CSR model pads each block of a batch to aligned rows; every row's logits are those of
+    the unpadded forward pass, bit for bit (all layers CSR: no BLAS product whose rounding
+    depends on the row count), and the padding rows are not returned. 300 rows pad to 304
+    and take the register tiles (128 columns), 13 rows stay below them; fails if the
+    padding changed a real row or leaked into the output."""
+    model = pruned(small(widths=(40, 30, 20, 10)), 0.5).to_sparse()
+    x = np.random.default_rng(1).random((300, 40), dtype=np.float32)
+    for rows in (x, x[:13]):
+        logits = model.logits(rows)
+        assert logits.shape == (rows.shape[0], 10)
+        np.testing.assert_array_equal(logits, model.forward(np.ascontiguousarray(rows))[-1])
+
+
 @pytest.mark.parametrize("head", ["lq", "sce"])
 def test_to_sparse_keeps_outputs_and_gradients(head):
     """Fails if to_sparse keeps a dense layer or changes the weights, if the CSR forward or

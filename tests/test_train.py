@@ -134,6 +134,9 @@ def test_masked_weights_stay_zero(optimizer):
 
 @pytest.mark.parametrize("head", ["lq", "sce"])
 def test_csr_training_equals_masked_dense_training(head):
+    """CSR training follows masked dense training. Its batches of 20 are padded to 32 rows
+    (``kernels.csr.padded_batch``) with zero errors; fails if a padding row adds to a gradient
+    or a loss, or if the CSR products, SDDMM or updates go wrong."""
     base = small(head)
     for layer in base.layers:
         layer.W[np.abs(layer.W) < 0.25] = 0
