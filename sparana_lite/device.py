@@ -84,11 +84,11 @@ class CPUDevice:
         return C.csr_matrix_f32(W.to_scipy() if hasattr(W, "to_scipy") else W)
 
     transpose_plan = C.TransposePlan
-    spmm = staticmethod(C.spmm)
     spmm_t = staticmethod(C.spmm_t)
-    # a CSR layer's forward pass, on operands the layer has checked already
+    # a CSR layer's products, on operands the layer has checked already
     spmm_t_bias_act = staticmethod(C.layer_forward)
-    sddmm = staticmethod(C.sddmm)
+    spmm = staticmethod(C.layer_back_product)
+    sddmm = staticmethod(C.layer_weight_gradient)
 
     # the head and the optimizers
     @staticmethod

@@ -18,6 +18,11 @@ other kernels) but not the assumption that values are finite: NaN and infinity p
 SciPy.
 
 Loads and stores are unchecked: the caller keeps ``c + TILE`` within the row.
+
+:func:`transpose16` holds a 16x16 block the same way: sixteen 16-float rows, transposed in
+registers by four rounds of shuffles (each swaps the off-diagonal h x h blocks of every pair of
+rows h apart, h = 8, 4, 2, 1), then stored as sixteen rows of the result: contiguous loads and
+stores only, where a copy through ``x.T`` reads one float per cache line.
 """
 from llvmlite import ir
 from numba import types
@@ -102,3 +107,44 @@ def tile_add(typingctx, x, y):
     def codegen(context, builder, signature, args):
         return builder.fadd(args[0], args[1], flags=_FLAGS)
     return row_tile(row_tile, row_tile), codegen
+
+
+_BLOCK = ir.VectorType(ir.FloatType(), 16)
+_LANE_INDEX = ir.VectorType(ir.IntType(32), 16)
+
+
+def _block_row_pointer(context, builder, array_type, array, i, j):
+    a = context.make_array(array_type)(context, builder, array)
+    p = cgutils.get_item_pointer2(context, builder, a.data, cgutils.unpack_tuple(builder, a.shape),
+                                  cgutils.unpack_tuple(builder, a.strides), array_type.layout,
+                                  [i, j], wraparound=False, boundscheck=False)
+    return builder.bitcast(p, _BLOCK.as_pointer())
+
+
+@intrinsic
+def transpose16(typingctx, x, i0, j0, out):
+    """``out[j0:j0 + 16, i0:i0 + 16] = x[i0:i0 + 16, j0:j0 + 16].T`` for 2-D float32 arrays with
+    contiguous rows (unchecked: the caller keeps the block inside both arrays)."""
+    def codegen(context, builder, signature, args):
+        x_type, i_type, j_type, out_type = signature.args
+        i0_ = context.cast(builder, args[1], i_type, types.intp)
+        j0_ = context.cast(builder, args[2], j_type, types.intp)
+        offset = [ir.Constant(i0_.type, r) for r in range(16)]
+        rows = [builder.load(_block_row_pointer(context, builder, x_type, args[0],
+                                                builder.add(i0_, offset[r]), j0_), align=4)
+                for r in range(16)]
+        h = 8
+        while h:
+            low = ir.Constant(_LANE_INDEX, [j + 16 - h if j & h else j for j in range(16)])
+            high = ir.Constant(_LANE_INDEX, [j + 16 if j & h else j + h for j in range(16)])
+            for i in range(16):
+                if not i & h:
+                    a, b = rows[i], rows[i + h]
+                    rows[i] = builder.shuffle_vector(a, b, low)
+                    rows[i + h] = builder.shuffle_vector(a, b, high)
+            h //= 2
+        for c in range(16):
+            builder.store(rows[c], _block_row_pointer(context, builder, out_type, args[3],
+                                                      builder.add(j0_, offset[c]), i0_), align=4)
+        return context.get_dummy_value()
+    return types.none(x, i0, j0, out), codegen
