@@ -38,8 +38,14 @@ class DenseLayer:
         """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
         return self.device.bias_act_(self.product(a), self.b, kind)
 
-    def back_product(self, d):
-        """d @ W.T for d (n, n_out) -> (n, n_in)."""
+    def back_product(self, d, like=None):
+        """d @ W.T for d (n, n_out) -> (n, n_in). On the CPU, when ``like`` (the activations
+        it will meet) is F-ordered, as a CSR layer's output is, the product is computed as
+        ``(W @ d.T).T``, F-ordered too, so that the element-wise kernel pairing them and the
+        CSR layer below need no copy."""
+        if like is not None and self.device.name == "cpu" and like.flags.f_contiguous \
+                and not like.flags.c_contiguous:
+            return self.device.matmul(self.W, d.T).T
         return self.device.matmul_nt(d, self.W)
 
     def weight_gradient(self, a, d, out=None):
@@ -103,7 +109,8 @@ class CSRLayer:
         return k.transpose_result(
             k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, self.plan))
 
-    def back_product(self, d):
+    def back_product(self, d, like=None):
+        """d @ W.T as ``(W @ d.T).T`` (``like`` is unused: the result is F-ordered anyway)."""
         k = self.device
         return k.transpose_result(k.spmm(self.W, k.transpose(d)))
 

@@ -275,9 +275,11 @@ class MLP:
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             out = None if grads_out is None else grads_out[i][0]
+            if layer.sparse and dev is D.CPU and d.flags.c_contiguous and d.shape[1] > 1:
+                d = dev.transpose_result(dev.transpose(d))  # one copy for both products below
             grads[i] = (layer.weight_gradient(acts[i], d, out=out), dev.column_sum(d))
             if i > 0:
-                d = dev.act_grad_(layer.back_product(d), acts[i], kinds[i - 1])
+                d = dev.act_grad_(layer.back_product(d, like=acts[i]), acts[i], kinds[i - 1])
         return grads
 
     def gradients(self, x, y):

@@ -58,9 +58,9 @@ def spy_on_dense_layer(model, seen):
     product, back_product = layer.product, layer.back_product
 
     def spied(f):
-        def g(x):
+        def g(x, **kwargs):
             seen.append(tuple(blas_threads()))
-            return f(x)
+            return f(x, **kwargs)
         return g
     layer.product, layer.back_product = spied(product), spied(back_product)
 

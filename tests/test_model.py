@@ -272,19 +272,25 @@ def test_sparse_logits_of_a_padded_batch_are_those_of_its_rows():
 
 
 @pytest.mark.parametrize("head", ["lq", "sce"])
-def test_to_sparse_keeps_outputs_and_gradients(head):
+@pytest.mark.parametrize("layers", [None, [0, 1]])
+def test_to_sparse_keeps_outputs_and_gradients(head, layers):
     """Fails if to_sparse keeps a dense layer or changes the weights, if the CSR forward or
     backward pass differs from the dense one, or if a CSR gradient is not on the layer's own
-    sparsity pattern (the gradient exists only for stored weights)."""
+    sparsity pattern (the gradient exists only for stored weights). With ``layers=[0, 1]`` the
+    dense output layer's backward product meets a CSR layer's F-ordered activations (and is
+    computed in that layout)."""
     dense = pruned(small(head))
-    sparse = dense.to_sparse()
-    assert sparse.is_sparse == [True] * 3
+    sparse = dense.to_sparse(layers=layers)
+    assert sparse.is_sparse == ([True] * 3 if layers is None else [True, True, False])
     assert sparse.sparsity() == pytest.approx(dense.sparsity())
     np.testing.assert_allclose(sparse.output(X), dense.output(X), rtol=1e-5, atol=1e-6)
     assert sparse.loss(X, Y) == pytest.approx(dense.loss(X, Y), rel=1e-5)
     dW_s, db_s = sparse.gradients(X, Y)
     dW_d, db_d = dense.gradients(X, Y)
     for gs, gd, W, layer in zip(dW_s, dW_d, dense.weights, sparse.layers):
+        if not layer.sparse:
+            np.testing.assert_allclose(gs, gd, rtol=1e-4, atol=1e-5)
+            continue
         nz = W != 0
         assert gs.nnz == layer.W.nnz == np.count_nonzero(W)
         np.testing.assert_array_equal(gs.indptr, layer.W.indptr)
@@ -294,7 +300,8 @@ def test_to_sparse_keeps_outputs_and_gradients(head):
         np.testing.assert_allclose(gs, gd, rtol=1e-4, atol=1e-5)
     back = sparse.to_dense()
     assert all(np.array_equal(a, b) for a, b in zip(back.weights, dense.weights))
-    assert all(np.array_equal(m, W != 0) for m, W in zip(back.masks, dense.weights))
+    assert all(np.array_equal(m, W != 0) for m, W, layer in zip(back.masks, dense.weights, sparse.layers)
+               if layer.sparse)
 
 
 def test_to_sparse_of_chosen_layers_and_bad_indices():
