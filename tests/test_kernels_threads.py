@@ -224,7 +224,7 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     otherwise be the whole batch again, compared with itself). The blocks run on Python
     threads with serial kernels, which needs no second numba thread."""
     rng = np.random.default_rng(2)
-    x = rng.random((200, WIDTHS[0]), dtype=np.float32)
+    x = rng.random((420, WIDTHS[0]), dtype=np.float32)  # blocks of 210 or 140 rows: padded
     model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 10**9)
     whole = model.logits(x)
@@ -234,7 +234,7 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     forward = model.forward
     monkeypatch.setattr(model, "forward", lambda b: calls.append(b.shape[0]) or forward(b))
     by_blocks = model.logits(x)
-    sizes = [200 * (t + 1) // blocks - 200 * t // blocks for t in range(blocks)]
+    sizes = [420 * (t + 1) // blocks - 420 * t // blocks for t in range(blocks)]
     padded = [padded_batch(np.empty((n, 1))).shape[0] for n in sizes]  # aligned rows
     assert sorted(calls) == sorted(padded) and padded != sizes   # really split, in order
     np.testing.assert_allclose(by_blocks, whole, rtol=1e-6,

@@ -242,12 +242,14 @@ def test_copy_is_independent():
 
 
 # ------------------------------------------------------------------ dense <-> sparse
-@pytest.mark.parametrize("n, rows", [(1, 16), (16, 16), (250, 256), (500, 528), (512, 528),
-                                     (1000, 1008), (1024, 1040)])
+@pytest.mark.parametrize("n, rows", [(1, 1), (100, 100), (127, 127), (128, 128), (129, 144),
+                                     (250, 256), (500, 528), (512, 528), (1000, 1008),
+                                     (1024, 1040)])
 def test_padded_batch_aligns_the_rows(n, rows):
-    """Zero rows up to a multiple of 16, and 16 more where rows would span a multiple of 1 KB
-    from 512 samples up; the real rows unchanged. Fails if a count is left unaligned, the
-    cache-set rule is dropped or the real rows move."""
+    """From 128 samples up, zero rows up to a multiple of 16, and 16 more where rows would span
+    a multiple of 1 KB from 512 samples up; smaller batches (a single sample above all: it
+    takes the spmv path) as they are; the real rows unchanged. Fails if a count is left
+    unaligned, a small batch is padded, the cache-set rule is dropped or the real rows move."""
     from sparana_lite.kernels.csr import padded_batch
     x = np.random.default_rng(0).random((n, 3), dtype=np.float32)
     padded = padded_batch(x)
@@ -261,7 +263,7 @@ def test_sparse_logits_of_a_padded_batch_are_those_of_its_rows():
     """A CSR model pads each block of a batch to aligned rows; every row's logits are those of
     the unpadded forward pass, bit for bit (all layers CSR: no BLAS product whose rounding
     depends on the row count), and the padding rows are not returned. 300 rows pad to 304
-    and take the register tiles (128 columns), 13 rows stay below them; fails if the
+    and take the register tiles (128 columns), 13 rows are not padded; fails if the
     padding changed a real row or leaked into the output."""
     model = pruned(small(widths=(40, 30, 20, 10)), 0.5).to_sparse()
     x = np.random.default_rng(1).random((300, 40), dtype=np.float32)

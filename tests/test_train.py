@@ -134,16 +134,19 @@ def test_masked_weights_stay_zero(optimizer):
 
 @pytest.mark.parametrize("head", ["lq", "sce"])
 def test_csr_training_equals_masked_dense_training(head):
-    """CSR training follows masked dense training. Its batches of 20 are padded to 32 rows
-    (``kernels.csr.padded_batch``) with zero errors; fails if a padding row adds to a gradient
-    or a loss, or if the CSR products, SDDMM or updates go wrong."""
+    """CSR training follows masked dense training, with batches of 20 (as they are) and of 130
+    (padded to 144 rows by ``kernels.csr.padded_batch``, with zero errors); fails if a padding
+    row adds to a gradient or a loss, or if the CSR products, SDDMM or updates go wrong."""
     base = small(head)
     for layer in base.layers:
         layer.W[np.abs(layer.W) < 0.25] = 0
     masked = base.with_masks([W != 0 for W in base.weights])
     sparse = base.to_sparse()
+    rng = np.random.default_rng(3)
+    x, y = rng.random((260, 12), dtype=np.float32), rng.integers(0, 5, 260)
     for model in (masked, sparse):
         sl.train(model, X, Y, optimizer=sl.Adam(lr=1e-2), steps=25, batch_size=20, progress=False)
+        sl.train(model, x, y, optimizer=sl.Adam(lr=1e-2), steps=6, batch_size=130, progress=False)
     assert sparse.is_sparse == [True] * 3
     assert sparse.sparsity() == pytest.approx(masked.sparsity())
     for a, b in zip(sparse.weights + sparse.biases, masked.weights + masked.biases):

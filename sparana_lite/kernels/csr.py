@@ -760,7 +760,10 @@ def padded_batch(x):
 
     A CSR layer works in the (features, batch) layout. With a batch of a multiple of 16
     samples every row starts at a 64-byte boundary and the products take the register-tiled
-    kernel (``kernels.csr._spmm_rows_tile``); a batch whose rows span a multiple of 1 KB (512,
+    kernel (``kernels.csr._spmm_rows_tile``) on each ``TILE`` (128) columns. Batches of fewer
+    than ``TILE`` samples are left as they are (a single sample takes :func:`spmv_t`, 2x
+    faster than the dense product; padded to 16 it was slower than dense). A batch whose rows
+    span a multiple of 1 KB (512,
     1024, ... samples) gets 16 more, because rows at such strides compete for the same cache
     sets (the 95% model's first layer on one thread: 23.9 GF/s at 1024 samples, 52.8 at 1040).
     Rows do not mix in a forward pass, so the padding changes no real row's output; in a
@@ -776,6 +779,8 @@ def padded_batch(x):
     ndarray, shape (rows, m), of x's dtype; ``rows >= n``, the first n rows are ``x``
     """
     n = x.shape[0]
+    if n < TILE:  # no register tile to gain; and a single sample takes the spmv path
+        return x
     rows = -(-n // 16) * 16
     if rows >= 512 and rows % 256 == 0:
         rows += 16
