@@ -24,6 +24,8 @@ of a forward pass at each batch size and of a training step, milliseconds per ca
 kernel's GFLOP/s and the bytes it moves per second (the CSR values and indices, the dense
 operand and the result, each once), and what is left between the kernels (Python, NumPy's small
 element-wise work, allocation). The dense twin's BLAS products give the GEMM's GFLOP/s there.
+Last, :func:`product_ceiling`: the first layer's product with its real indices and with the same
+nonzeros on rows of the operand that stay in L1, which shows what the product waits on.
 
 Usage::
 
@@ -238,8 +240,46 @@ def profile(x, y, args):
                         print(line)
                     print(f"  {name:5} {'between the kernels (Python, NumPy)':<34} "
                           f"{(total - kern) * 1e3:8.3f} ms  (of {total * 1e3:.3f} ms)")
+            product_ceiling(csr, x)
     finally:
         numba.set_num_threads(saved)
+
+
+def product_ceiling(csr, x, batch=256, calls=50):
+    """Where the CSR product stalls: the first hidden layer's forward product (one thread, the
+    register-tiled kernel, ``batch`` MNIST images) with its real column indices, then with each
+    index folded into the first 64 rows of the operand (the same work on rows that stay in
+    L1: 64 rows of a 128-column tile are 32 KB). The first gives what the kernel reaches when
+    each nonzero fetches its row of ``B`` from L2, the second what it reaches without that
+    wait. Prints GFLOP/s of both and the dense GEMM's rate for the same layer."""
+    from sparana_lite.kernels import csr as C
+    from sparana_lite.kernels._codegen import aligned_empty
+    layer = csr.layers[0]
+    plan = layer.plan
+    values = plan.transpose_data(layer.W.data)
+    B = C.transpose(np.ascontiguousarray(x[:batch]))
+    out = aligned_empty((layer.shape[1], batch))
+    W = layer.dense_weight()
+    rows = {"rows of B as the pattern has them (L2)": plan.indices,
+            "the same nonzeros on 64 rows of B (L1)": (plan.indices % 64).astype(plan.indices.dtype)}
+    flops = 2.0 * plan.nnz * batch
+    print(f"\nthe first layer's product, batch {batch}, one thread ({plan.nnz:,} nonzeros):")
+    for name, indices in rows.items():
+        f = lambda: C._spmm_serial(plan.indptr, indices, values, B, out, C._NO_BIAS, 0,
+                                   C.COLUMN_TILE, C._wide_rows(B))
+        f()
+        start = time.process_time()
+        for _ in range(calls):
+            f()
+        t = (time.process_time() - start) / calls
+        print(f"  CSR, {name:40} {flops / t / 1e9:6.1f} GFLOP/s")
+    a = np.ascontiguousarray(x[:batch])
+    a @ W
+    start = time.process_time()
+    for _ in range(calls // 5):
+        a @ W
+    t = (time.process_time() - start) / (calls // 5)
+    print(f"  dense GEMM, same layer {'':33} {2.0 * W.size * batch / t / 1e9:6.1f} GFLOP/s")
 
 
 def main():
