@@ -34,7 +34,9 @@ cores; a block keeps its activations on one core from the input to the logits. M
 two blocks against 5.5-6.0 ms row-parallel. Blocks of 64 and 128 rows were slower than the
 row-parallel kernels (batch 256: 2.8-3.1 ms and 1.7 ms against 1.5 ms): the Python between the
 kernels holds the GIL, so the blocks wait for each other there, hence :data:`MIN_BLOCK_ROWS`.
-Training keeps the row-parallel kernels (a weight gradient sums over the whole batch).
+Each block's thread is pinned to its own core while it runs (:func:`_serially`): left to
+itself, the OS often wakes the second thread on the first one's core after a pause. Training
+keeps the row-parallel kernels (a weight gradient sums over the whole batch).
 
 The limit changes which threads compute a BLAS product, not what is computed: a CSR model's
 outputs, gradients and trained weights agree with and without it to float32 rounding (the
