@@ -160,8 +160,9 @@ def _spmm_rows_tile(indptr, indices, data, B, out, start, stop, c0, bias, kind):
     loop against :func:`_spmm_rows_wide` over the same columns): 66-70 against 40-41 with 128
     columns, 59-60 against 47-52 with 256, 46-52 against 36-43 with 1008, but 41-51 against
     45-55 with 512, whose 2 KB rows compete for cache sets (:func:`padded_batch` avoids such
-    batches). When the rows of ``B`` it reads stay in L1 the loop runs at 100-112 GF/s: the
-    product waits on the L2 cache, which serves one row of ``B`` per nonzero.
+    batches). When the rows of ``B`` it reads stay in L1 the loop runs at about 100 GF/s
+    (``benchmarks/model.py --profile``): the product waits on the L2 cache, which serves one
+    row of ``B`` per nonzero.
     """
     wide_vectors()
     for i in range(start, stop):
