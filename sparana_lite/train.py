@@ -5,12 +5,14 @@ as in the blog. Adam clips every gradient element to [-1, 1] and adds epsilon to
 (TensorFlow style); L2 decay is ``lr * l2 / batch_size * W`` on weights only, with the base
 learning rate. Weights that a layer's mask excludes, and the zeros of CSR layers, never train.
 """
+import contextlib
 from dataclasses import dataclass, field
 import time
 
 import numpy as np
 from . import _validate as V
 from .kernels.csr import padded_batch
+from .kernels.threads import blas_on_calling_thread
 from .progress import bar as progress_bar
 
 
@@ -205,10 +207,12 @@ def make_step(model, optimizer, batch_size):
             return loss  # the caller reports divergence; the weights are left untouched
         grads = model.backward(acts, d, grads_out=grad_bufs)
         optimizer._begin_step()
-        for layer, (w, mask), (gW, gb), (sw, sb) in zip(model.layers, params, grads, state):
-            optimizer._update(dev, w, gW.reshape(-1), no_mask if mask is None else mask, sw,
-                              batch_size, True, guard)
-            optimizer._update(dev, layer.b, gb, no_mask, sb, batch_size, False, guard)
+        # with CSR layers (on the CPU) BLAS stays on this thread: the updates may use numba's
+        with blas_on_calling_thread() if pad else contextlib.nullcontext():
+            for layer, (w, mask), (gW, gb), (sw, sb) in zip(model.layers, params, grads, state):
+                optimizer._update(dev, w, gW.reshape(-1), no_mask if mask is None else mask, sw,
+                                  batch_size, True, guard)
+                optimizer._update(dev, layer.b, gb, no_mask, sb, batch_size, False, guard)
         return loss
     return step
 

@@ -253,3 +253,21 @@ def test_a_block_runs_pinned_to_its_core_and_unpins():
                                  None, core)
         assert seen == ({allowed[core % len(allowed)]}, True)
         assert sorted(os.sched_getaffinity(0)) == allowed and not threads.serial_here()
+
+
+def test_blas_limited_says_whether_the_limit_holds():
+    """True inside blas_on_calling_thread (nested too), False outside it and when the scheme is
+    switched off; fails if the element-wise kernels' lower threshold could apply while BLAS
+    threads may spin."""
+    assert not threads.blas_limited()
+    with blas_on_calling_thread():
+        with blas_on_calling_thread():
+            assert threads.blas_limited()
+        assert threads.blas_limited()
+    assert not threads.blas_limited()
+    threads.ENABLED = False
+    try:
+        with blas_on_calling_thread():
+            assert not threads.blas_limited()
+    finally:
+        threads.ENABLED = True

@@ -87,6 +87,7 @@ def test_one_thread_and_two_give_the_same_weights(monkeypatch, small_mnist, spar
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("NUMBA_NUM_THREADS < 2; test_kernels_csr checks threads in subprocesses")
     monkeypatch.setattr(dense, "PARALLEL_MIN_SIZE", 0)
+    monkeypatch.setattr(dense, "PARALLEL_MIN_SIZE_BLAS_HELD", 0)  # CSR models' updates
     monkeypatch.setattr(csr, "PARALLEL_MIN_WORK", 0)
     calls = []
     adam_parallel = dense._adam_parallel
@@ -287,3 +288,23 @@ def test_progress_is_rate_limited_where_no_terminal_watches(monkeypatch):
     redraws, seconds = counts[True]
     assert progress.min_interval(_Stream(True)) == progress.INTERACTIVE_INTERVAL
     assert redraws > 3 + seconds / progress.NON_INTERACTIVE_INTERVAL or seconds < 0.5, counts
+
+
+def test_csr_models_update_large_layers_on_numba_threads(monkeypatch, small_mnist):
+    """With CSR layers the training step keeps BLAS on its thread through the updates too, so
+    an update of 16,384 weights or more takes the parallel Adam (no spinning BLAS thread to
+    fight); a dense model's updates stay serial below 4M weights. Fails if the step drops the
+    BLAS limit around the updates or the lower threshold stops applying there."""
+    calls = []
+    adam_parallel = dense._adam_parallel
+    monkeypatch.setattr(dense, "_adam_parallel", lambda *a: calls.append(a[0].shape[0]) or adam_parallel(*a))
+    x, y = small_mnist.x_train[:200], small_mnist.y_train[:200]
+    model = sl.MLP([784, 64, 10], seed=0)
+    sl.train(model, x, y, optimizer=sl.Adam(lr=1e-3), steps=2, batch_size=100, progress=False)
+    assert calls == []
+    model.layers[0].W[np.abs(model.layers[0].W) < 0.02] = 0
+    sparse = model.to_sparse(layers=[0])
+    big = sparse.layers[0].W.nnz
+    assert big >= dense.PARALLEL_MIN_SIZE_BLAS_HELD
+    sl.train(sparse, x, y, optimizer=sl.Adam(lr=1e-3), steps=2, batch_size=100, progress=False)
+    assert calls == [big, big]  # the CSR layer's weights, each step; its biases and the rest serial

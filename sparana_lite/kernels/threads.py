@@ -52,7 +52,8 @@ import threading
 from numba import get_num_threads
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["blas_on_calling_thread", "blas_threads", "map_row_blocks", "serial_here", "ENABLED"]
+__all__ = ["blas_on_calling_thread", "blas_limited", "blas_threads", "map_row_blocks",
+           "serial_here", "ENABLED"]
 
 # Set to False to measure the fight (benchmarks) or to check that results do not depend on it.
 ENABLED = True
@@ -106,6 +107,11 @@ def blas_on_calling_thread():
                     if n != 1:
                         lib.set_num_threads(n)
                 _saved = []
+
+
+def blas_limited():
+    """Whether :func:`blas_on_calling_thread` holds BLAS to the calling thread now."""
+    return _depth > 0
 
 
 # ---------------------------------------------------------------- one row block per core
