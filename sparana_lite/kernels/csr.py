@@ -50,7 +50,8 @@ __all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "spmv_t", "sddmm", "TransposePla
 # costs only a few microseconds when numba's OpenMP threads are still spinning from the last.)
 PARALLEL_MIN_WORK = 65_536
 
-# Columns of the dense operand per tile of the products (see _column_tiles). A tile of B
+# Columns of the dense operand per tile of the products on unaligned rows (see _column_tiles;
+# aligned rows take register tiles of TILE = 128 columns instead). A tile of B
 # (k rows of COLUMN_TILE floats) then stays in the 2 MB L2 of a core while every output row
 # reads it. Measured on the 2-core Xeon (one thread, CPU time, busy machine): the hidden layers
 # of the magnitude-pruned 95% model at batch 1000 ran at 24.9 GF/s untiled, 28.7 / 29.5 / 31.4 /
