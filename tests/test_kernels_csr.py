@@ -500,7 +500,11 @@ rng = np.random.default_rng(1)
 W = rng.standard_normal((300, 200)).astype(np.float32)
 W[rng.random(W.shape) < 0.7] = 0
 A = sp.csr_matrix(W)
-out = [csr.spmm(A, rng.standard_normal((200, 37)).astype(np.float32)),
+from sparana_lite.kernels._codegen import aligned_empty
+B = aligned_empty((200, 272))  # aligned rows: two register tiles of 128 columns and 16 more
+B[...] = rng.standard_normal((200, 272))
+out = [csr.spmm(A, B), csr.transpose(rng.standard_normal((272, 200)).astype(np.float32)),
+       csr.spmm(A, rng.standard_normal((200, 37)).astype(np.float32)),
        csr.spmm(A, rng.standard_normal((200, 64)).astype(np.float32)),
        csr.sddmm(A, rng.standard_normal((300, 64)), rng.standard_normal((64, 200))),
        csr.spmm_t(A, rng.standard_normal((300, 37)).astype(np.float32)),
