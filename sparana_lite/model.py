@@ -31,7 +31,7 @@ from . import model_io
 from ._checks import mlp_spec as _check_spec
 from .heads import HEADS, _unknown_head, log_softmax, softmax  # noqa: F401 (HEADS, softmax: sl.model.*)
 from .kernels import dense as K
-from .kernels.csr import padded_batch
+from .kernels.csr import padded_batch, padded_input
 from .kernels.threads import blas_on_calling_thread, map_row_blocks
 from .layers import CSRLayer, DenseLayer
 from .model_io import FORMAT, FORMAT_VERSION  # noqa: F401 (sl.model.FORMAT_VERSION)
@@ -177,8 +177,28 @@ class MLP:
                 f"storage={storage!r}, sparsity={[round(s, 4) for s in self.sparsity()]})")
 
     # -------------------------------------------------------------------- forward
-    def _check_x(self, x, name="x"):
-        return V.as_float32_matrix(x, name, n_features=self.widths[0])
+    def _check_x(self, x, name="x", finite=True):
+        return V.as_float32_matrix(x, name, n_features=self.widths[0], allow_nan=not finite)
+
+    def _input_checked_in_layout(self):
+        """Whether :meth:`_padded_input` checks a batch for NaN and infinity (a first CSR layer
+        on the CPU), so that the callers that go through it may skip the separate check."""
+        return self.layers[0].sparse and self.layers[0].device is D.CPU
+
+    def _check_x_for_logits(self, x, name="x"):
+        return self._check_x(x, name, finite=not self._input_checked_in_layout())
+
+    def _padded_input(self, x, name="x"):
+        """The first activations of a padded forward pass of a model with CSR layers on the
+        CPU (:func:`.kernels.csr.padded_batch`). A first CSR layer gets them F-ordered from
+        :func:`.kernels.csr.padded_input`, which transposes, pads and checks the batch in one
+        pass; the layer then reads them without a copy."""
+        if not self._input_checked_in_layout():
+            return padded_batch(x)
+        xt, finite = padded_input(x)
+        if not finite:
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return xt.T
 
     @_one_thread_pool
     def forward(self, x):
@@ -201,12 +221,13 @@ class MLP:
         round its last bit differently for fewer rows."""
         if self.layers[0].device is not D.CPU or not any(self.is_sparse):
             return self.forward(x)[-1]
-        blocks = map_row_blocks(lambda block: self.forward(padded_batch(block))[-1][:len(block)], x)
+        blocks = map_row_blocks(
+            lambda block: self.forward(self._padded_input(block))[-1][:len(block)], x)
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def logits(self, x):
         """Pre-head values z_L, float32 (n, classes). For LQ these are also the outputs."""
-        return self._logits_checked(self._check_x(x))
+        return self._logits_checked(self._check_x_for_logits(x))
 
     def output(self, x):
         """LQ: the linear outputs; SCE: softmax probabilities. float32 (n, classes)."""
@@ -223,13 +244,13 @@ class MLP:
 
     def accuracy(self, x, y):
         """Fraction of samples whose predicted class equals the label."""
-        x = self._check_x(x)
+        x = self._check_x_for_logits(x)
         y = V.as_labels(y, "y", self.n_classes, n_samples=x.shape[0])
         return float(np.mean(np.argmax(self._logits_checked(x), axis=1) == y))
 
     def class_accuracy(self, x, y):
         """Accuracy on each class, float64 (classes,); NaN for a class with no samples."""
-        x = self._check_x(x)
+        x = self._check_x_for_logits(x)
         y = V.as_labels(y, "y", self.n_classes, n_samples=x.shape[0])
         correct = np.argmax(self._logits_checked(x), axis=1) == y
         hits = np.bincount(y, weights=correct, minlength=self.n_classes)

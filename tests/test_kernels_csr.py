@@ -552,6 +552,42 @@ def test_transpose_copies_into_the_c_layout(path, shape):
     assert csr.transpose(x64).dtype == np.float64 and csr.transpose(x64).flags.c_contiguous
 
 
+@pytest.mark.parametrize("n, m", [(1, 784), (13, 40), (128, 37), (250, 784), (512, 20),
+                                  (1000, 784)])
+def test_padded_input_is_the_padded_batch_transposed(path, n, m):
+    """``padded_input(x)`` is ``padded_batch(x).T`` bit for bit, C-contiguous, with aligned
+    rows where the batch is padded, and reports a finite batch as finite. Shapes cover the
+    single sample, unpadded small batches, edges of 16x16 blocks in both directions and the
+    extra 16 rows at 512. Fails if a padding column is not zero, a value moves or the
+    layout is not the products' (features, batch) one."""
+    x = np.random.default_rng(n).standard_normal((n, m)).astype(np.float32)
+    xt, finite = csr.padded_input(x)
+    assert finite is True
+    assert xt.shape == (m, csr.padded_rows(n)) and xt.flags.c_contiguous
+    np.testing.assert_array_equal(xt, csr.padded_batch(x).T)
+    if xt.shape[1] % 16 == 0:
+        assert xt.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("where", ["block", "row edge", "column edge", "last"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_padded_input_finds_nan_and_infinity(path, where, value):
+    """One NaN or infinity anywhere in the batch, inside a 16x16 register block or in the
+    element-wise edges (rows past the last multiple of 16, columns past it), makes ``finite``
+    False; the largest finite float, a subnormal and -0.0 do not. Fails if a block, an edge or
+    a sign of infinity escapes the check, or if a finite value is taken for one."""
+    n, m = 300, 37  # 300 = 18 * 16 + 12 rows, 37 = 2 * 16 + 5 columns
+    x = np.random.default_rng(0).standard_normal((n, m)).astype(np.float32)
+    x[0, 0], x[1, 1], x[2, 2] = np.finfo(np.float32).max, np.float32(1e-45), -0.0
+    assert csr.padded_input(x)[1] is True
+    i, j = {"block": (17, 3), "row edge": (295, 10), "column edge": (40, 34),
+            "last": (n - 1, m - 1)}[where]
+    x[i, j] = value
+    xt, finite = csr.padded_input(x)
+    assert finite is False
+    np.testing.assert_array_equal(xt[:, :n], x.T)  # copied all the same
+
+
 @pytest.mark.parametrize("n_chunks", [1, 3, 8, 1000])
 def test_balanced_row_chunks(n_chunks):
     """Chunks cover the rows in order and each costs at most its fair share of ``nnz + rows``

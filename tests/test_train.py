@@ -215,11 +215,14 @@ def test_invalid_training_data():
         sl.train("model", X, Y, steps=1)
 
 
-def test_make_step_checks_its_arguments_and_each_batch():
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+def test_make_step_checks_its_arguments_and_each_batch(storage):
     """make_step is public (chapters and benchmarks call it): fails if it accepts a non-model,
     a non-optimizer or a bad batch size, or if its step trains on a batch of the wrong width,
-    size (the L2 decay is scaled by batch_size), labels, or with NaN, instead of refusing it."""
-    model = small()
+    size (the L2 decay is scaled by batch_size), labels, or with NaN, instead of refusing it.
+    A CSR model's step finds the NaN as it transposes the batch (one NaN among finite values
+    is enough), before any weight moves."""
+    model = small() if storage == "dense" else small().to_sparse()
     with pytest.raises(TypeError, match="model must be a sparana_lite.MLP"):
         make_step("model", sl.Adam(), 20)
     with pytest.raises(TypeError, match="optimizer must be sl.SGD or sl.Adam; got str"):
@@ -236,6 +239,10 @@ def test_make_step_checks_its_arguments_and_each_batch():
         step(X[:20], Y[:20] + 5)
     with pytest.raises(ValueError, match="xb contains NaN"):
         step(np.full((20, 12), np.nan), Y[:20])
+    one_inf = X[:20].copy()
+    one_inf[7, 3] = np.inf
+    with pytest.raises(ValueError, match="xb contains NaN"):
+        step(one_inf, Y[:20])
     assert all(np.array_equal(W, b) for W, b in zip(model.weights, before))  # nothing trained
     assert np.isfinite(step(X[:20], Y[:20]))
 

@@ -124,7 +124,10 @@ def _block_row_pointer(context, builder, array_type, array, i, j):
 @intrinsic
 def transpose16(typingctx, x, i0, j0, out):
     """``out[j0:j0 + 16, i0:i0 + 16] = x[i0:i0 + 16, j0:j0 + 16].T`` for 2-D float32 arrays with
-    contiguous rows (unchecked: the caller keeps the block inside both arrays)."""
+    contiguous rows (unchecked: the caller keeps the block inside both arrays).
+
+    Returns an int, nonzero when the block holds a NaN or an infinity (all exponent bits set):
+    the rows are in registers anyway, so the check of an input batch costs no pass of its own."""
     def codegen(context, builder, signature, args):
         x_type, i_type, j_type, out_type = signature.args
         i0_ = context.cast(builder, args[1], i_type, types.intp)
@@ -133,6 +136,12 @@ def transpose16(typingctx, x, i0, j0, out):
         rows = [builder.load(_block_row_pointer(context, builder, x_type, args[0],
                                                 builder.add(i0_, offset[r]), j0_), align=4)
                 for r in range(16)]
+        exponent = ir.Constant(_LANE_INDEX, [0x7F800000] * 16)
+        nonfinite = None
+        for row in rows:
+            bits = builder.and_(builder.bitcast(row, _LANE_INDEX), exponent)
+            flags = builder.icmp_unsigned("==", bits, exponent)
+            nonfinite = flags if nonfinite is None else builder.or_(nonfinite, flags)
         h = 8
         while h:
             low = ir.Constant(_LANE_INDEX, [j + 16 - h if j & h else j for j in range(16)])
@@ -146,5 +155,6 @@ def transpose16(typingctx, x, i0, j0, out):
         for c in range(16):
             builder.store(rows[c], _block_row_pointer(context, builder, out_type, args[3],
                                                       builder.add(j0_, offset[c]), i0_), align=4)
-        return context.get_dummy_value()
-    return types.none(x, i0, j0, out), codegen
+        mask = builder.bitcast(nonfinite, ir.IntType(16))
+        return builder.zext(mask, ir.IntType(32))
+    return types.int32(x, i0, j0, out), codegen
