@@ -87,6 +87,7 @@ class CPUDevice:
     spmm_t = staticmethod(C.spmm_t)
     # a CSR layer's products, on operands the layer has checked already
     spmm_t_bias_act = staticmethod(C.layer_forward)
+    spmm_t_bias_act_tiled = staticmethod(C.layer_forward_tiled)  # inference, the tiled layout
     spmm = staticmethod(C.layer_back_product)
     sddmm = staticmethod(C.layer_weight_gradient)
 

@@ -38,6 +38,17 @@ class DenseLayer:
         """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
         return self.device.bias_act_(self.product(a), self.b, kind)
 
+    def forward_tiled(self, full, rest, kind):
+        """:meth:`forward` of samples in the tiled layout of :func:`.kernels.csr.tiled_input`
+        (CPU, inference), as rows: (t * TILE + r, n_out). Each tile's product is a BLAS call on
+        its transpose, as the product of the whole batch in the (features, batch) layout is."""
+        W = self.W
+        z = np.empty((full.shape[0] * full.shape[2] + rest.shape[1], W.shape[1]), np.float32)
+        np.matmul(full.transpose(0, 2, 1), W, out=z[:full.shape[0] * full.shape[2]].reshape(
+            full.shape[0], full.shape[2], W.shape[1]))
+        np.matmul(rest.T, W, out=z[full.shape[0] * full.shape[2]:])
+        return self.device.bias_act_(z, self.b, kind)
+
     def back_product(self, d, like=None):
         """d @ W.T for d (n, n_out) -> (n, n_in). On the CPU, when ``like`` (the activations
         it will meet) is F-ordered, as a CSR layer's output is, the product is computed as
@@ -108,6 +119,11 @@ class CSRLayer:
         k = self.device
         return k.transpose_result(
             k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, self.plan))
+
+    def forward_tiled(self, full, rest, kind):
+        """:meth:`forward` in the tiled layout of :func:`.kernels.csr.tiled_input` (CPU,
+        inference): ``(full, rest)`` of this layer's outputs."""
+        return self.device.spmm_t_bias_act_tiled(self.W, full, rest, self.b, kind, self.plan)
 
     def back_product(self, d, like=None):
         """d @ W.T as ``(W @ d.T).T`` (``like`` is unused: the result is F-ordered anyway)."""

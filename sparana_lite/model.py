@@ -31,7 +31,7 @@ from . import model_io
 from ._checks import mlp_spec as _check_spec
 from .heads import HEADS, _unknown_head, log_softmax, softmax  # noqa: F401 (HEADS, softmax: sl.model.*)
 from .kernels import dense as K
-from .kernels.csr import padded_batch, padded_input
+from .kernels.csr import TILE, padded_batch, padded_input, tiled_input, untiled
 from .kernels.threads import blas_on_calling_thread, map_row_blocks
 from .layers import CSRLayer, DenseLayer
 from .model_io import FORMAT, FORMAT_VERSION  # noqa: F401 (sl.model.FORMAT_VERSION)
@@ -221,9 +221,26 @@ class MLP:
         round its last bit differently for fewer rows."""
         if self.layers[0].device is not D.CPU or not any(self.is_sparse):
             return self.forward(x)[-1]
-        blocks = map_row_blocks(
-            lambda block: self.forward(self._padded_input(block))[-1][:len(block)], x)
+        blocks = map_row_blocks(self._block_logits, x)
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def _block_logits(self, x):
+        """z_L of a block of rows of a model with CSR layers on the CPU, through the tiled
+        layout (:func:`.kernels.csr.tiled_input`) when every layer but the last is CSR and the
+        block fills a tile, else through a padded :meth:`forward`. The outputs are the same."""
+        n = x.shape[0]
+        if n < TILE or not all(layer.sparse for layer in self.layers[:-1]):
+            return self.forward(self._padded_input(x))[-1][:n]
+        full, rest, finite = tiled_input(x)
+        if not finite:
+            raise ValueError("x contains NaN or infinite values")
+        kinds = self._kinds()
+        for layer, kind in zip(self.layers[:-1], kinds):
+            full, rest = layer.forward_tiled(full, rest, kind)
+        last = self.layers[-1]
+        if last.sparse:
+            return untiled(*last.forward_tiled(full, rest, kinds[-1]))[:n]
+        return last.forward_tiled(full, rest, kinds[-1])[:n]
 
     def logits(self, x):
         """Pre-head values z_L, float32 (n, classes). For LQ these are also the outputs."""

@@ -509,6 +509,9 @@ out = [csr.spmm(A, B), csr.transpose(rng.standard_normal((272, 200)).astype(np.f
        csr.sddmm(A, rng.standard_normal((300, 64)), rng.standard_normal((64, 200))),
        csr.spmm_t(A, rng.standard_normal((300, 37)).astype(np.float32)),
        csr.sddmm(A, rng.standard_normal((300, 29)), rng.standard_normal((29, 200)))]
+full, rest, _ = csr.tiled_input(rng.standard_normal((400, 300)).astype(np.float32))
+out += list(csr.layer_forward_tiled(A, full, rest, np.ones(200, np.float32), 1,
+                                    csr.TransposePlan(A)))
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out))
 """
 
@@ -673,6 +676,44 @@ def test_register_tiles_give_the_bits_of_the_row_loop(rng, n, kind):
         csr._spmm_parallel(A.indptr, A.indices, A.data, B, par, bias, kind, chunks,
                            csr.COLUMN_TILE, True)
         np.testing.assert_array_equal(par, tiled)
+
+
+@pytest.mark.parametrize("n", [128, 129, 250, 256, 500, 1000])
+def test_tiled_layout_gives_the_bits_of_the_batch_layout(path, rng, n):
+    """A layer's forward pass in the tiled layout (``tiled_input``, ``layer_forward_tiled``,
+    ``untiled``) gives the bits of ``layer_forward`` on the padded batch, for every sample,
+    through two layers; the tiles hold the samples in order and the padding columns are zero.
+    n covers one tile, a tile and a 16-sample slab, slabs alone and several tiles. Fails if a
+    slab is dropped, a tile is written in the wrong place, the padding leaks or the arithmetic
+    differs from the (features, batch) layout's."""
+    A1 = csr_matrix_f32(random_csr(rng, 70, 90, 0.2)[0])
+    A2 = csr_matrix_f32(random_csr(rng, 90, 40, 0.3)[0])
+    b1, b2 = rng.standard_normal(90).astype(np.float32), rng.standard_normal(40).astype(np.float32)
+    x = rng.standard_normal((n, 70)).astype(np.float32)
+    full, rest, finite = csr.tiled_input(x)
+    t, r = csr.tile_counts(n)
+    assert finite is True and full.shape == (t, 70, csr.TILE) and rest.shape == (70, r)
+    rows = csr.untiled(full, rest)
+    assert rows.shape == (t * csr.TILE + r, 70) and rows.shape[0] == -(-n // 16) * 16
+    np.testing.assert_array_equal(rows[:n], x)
+    assert not rows[n:].any()
+    batch = csr.transpose(csr.padded_batch(x))
+    for A, b, kind in ((A1, b1, dense.RELU), (A2, b2, dense.LINEAR)):
+        plan = TransposePlan(A)
+        full, rest = csr.layer_forward_tiled(A, full, rest, b, kind, plan)
+        batch = csr.layer_forward(A, batch, b, kind, plan)
+    np.testing.assert_array_equal(csr.untiled(full, rest)[:n], batch.T[:n])
+
+
+def test_tiled_input_finds_nan_in_a_tile_and_in_the_slab(path):
+    """A NaN or an infinity in a tile or in the last slab makes ``finite`` False; fails if a
+    slab escapes the check."""
+    x = np.random.default_rng(0).standard_normal((300, 37)).astype(np.float32)  # 2 tiles + 48
+    assert csr.tiled_input(x)[2] is True
+    for i, value in ((5, np.nan), (200, np.inf), (299, -np.inf)):
+        bad = x.copy()
+        bad[i, 36] = value
+        assert csr.tiled_input(bad)[2] is False
 
 
 def test_register_tiles_propagate_nan_and_inf(rng):

@@ -8,7 +8,6 @@ from threadpoolctl import threadpool_limits
 
 import sparana_lite as sl
 from sparana_lite.kernels import threads
-from sparana_lite.kernels.csr import padded_batch
 from sparana_lite.kernels.threads import blas_on_calling_thread, blas_threads
 from sparana_lite.train import make_step
 
@@ -191,6 +190,7 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
         raise AssertionError("a parallel kernel ran")
 
     for module, name in [(C, "_spmm_parallel"), (C, "_sddmm_parallel"), (C, "_transpose_parallel"),
+                         (C, "_transpose_slabs_parallel"), (C, "_spmm_tiled_parallel"),
                          (K, "_bias_act_parallel"), (K, "_act_grad_parallel")]:
         monkeypatch.setattr(module, name, refuse)
     monkeypatch.setattr(K, "PARALLEL_MIN_SIZE", 1)
@@ -204,6 +204,9 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
         C.spmm(A, B)
         C.sddmm(A, X, Y)
         C.transpose(B)
+        C.padded_input(B)
+        full, rest, _ = C.tiled_input(z)
+        C.layer_forward_tiled(A, full, rest, np.zeros(400, np.float32), K.RELU, C.TransposePlan(A))
         K.bias_act_(z, np.zeros(300, np.float32), K.RELU)
         K.act_grad_(z.copy(), z, K.RELU)
         return True
@@ -222,21 +225,21 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     ``map_row_blocks`` makes one block per numba thread; the test makes it see ``blocks``
     threads, so the batch is split even where numba runs on one thread (there "blocks" would
     otherwise be the whole batch again, compared with itself). The blocks run on Python
-    threads with serial kernels, which needs no second numba thread."""
+    threads with serial kernels, which needs no second numba thread. Blocks of 210 or 140
+    rows go through the tiled layout (``kernels.csr.tiled_input``), the whole batch too."""
     rng = np.random.default_rng(2)
-    x = rng.random((420, WIDTHS[0]), dtype=np.float32)  # blocks of 210 or 140 rows: padded
+    x = rng.random((420, WIDTHS[0]), dtype=np.float32)
     model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 10**9)
     whole = model.logits(x)
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 8)
     monkeypatch.setattr(threads, "get_num_threads", lambda: blocks)
     calls = []
-    forward = model.forward
-    monkeypatch.setattr(model, "forward", lambda b: calls.append(b.shape[0]) or forward(b))
+    block_logits = model._block_logits
+    monkeypatch.setattr(model, "_block_logits", lambda b: calls.append(b.shape[0]) or block_logits(b))
     by_blocks = model.logits(x)
     sizes = [420 * (t + 1) // blocks - 420 * t // blocks for t in range(blocks)]
-    padded = [padded_batch(np.empty((n, 1))).shape[0] for n in sizes]  # aligned rows
-    assert sorted(calls) == sorted(padded) and padded != sizes   # really split, in order
+    assert sorted(calls) == sorted(sizes)   # really split
     np.testing.assert_allclose(by_blocks, whole, rtol=1e-6,
                                atol=1e-6 * float(np.abs(whole).max()))
 

@@ -276,6 +276,26 @@ def test_sparse_logits_of_a_padded_batch_are_those_of_its_rows():
         np.testing.assert_array_equal(logits, model.forward(np.ascontiguousarray(rows))[-1])
 
 
+@pytest.mark.parametrize("layers", [None, [0, 1]])
+def test_tiled_logits_are_those_of_the_forward_pass(layers):
+    """Batches of 128 samples or more of a model whose layers but the last are CSR go through
+    the tiled layout (``kernels.csr.tiled_input``). Their logits are the forward pass's: bit
+    for bit when the output layer is CSR too, to float32 rounding when it is dense (its BLAS
+    product runs per tile, and some OpenBLAS kernels round the last bit by row count). A NaN
+    among the samples is refused. Fails if a tile or the last slab of 44 samples is lost or
+    misplaced, or if the check is skipped."""
+    model = pruned(small(widths=(40, 30, 20, 10)), 0.5).to_sparse(layers=layers)
+    x = np.random.default_rng(3).random((300, 40), dtype=np.float32)
+    logits, forward = model.logits(x), model.forward(x)[-1]
+    if layers is None:
+        np.testing.assert_array_equal(logits, forward)
+    else:
+        np.testing.assert_allclose(logits, forward, rtol=1e-6, atol=1e-6)
+    x[299, 39] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN"):
+        model.logits(x)
+
+
 @pytest.mark.parametrize("head", ["lq", "sce"])
 @pytest.mark.parametrize("layers", [None, [0, 1]])
 def test_to_sparse_keeps_outputs_and_gradients(head, layers):
