@@ -87,7 +87,10 @@ class CPUDevice:
     spmm_t = staticmethod(C.spmm_t)
     # a CSR layer's products, on operands the layer has checked already
     spmm_t_bias_act = staticmethod(C.layer_forward)
-    spmm_t_bias_act_tiled = staticmethod(C.layer_forward_tiled)  # inference, the tiled layout
+    # the same in the tiled layout of kernels.csr.tiled_input (CPU only)
+    spmm_t_bias_act_tiled = staticmethod(C.layer_forward_tiled)
+    spmm_tiled = staticmethod(C.layer_back_product_tiled)
+    sddmm_tiled = staticmethod(C.layer_weight_gradient_tiled)
     spmm = staticmethod(C.layer_back_product)
     sddmm = staticmethod(C.layer_weight_gradient)
 

@@ -7,6 +7,7 @@ network that chains layers is :class:`sparana_lite.MLP` (:mod:`.model`).
 import numpy as np
 
 from . import device as D
+from .kernels.csr import TILE, aligned_empty
 
 
 class DenseLayer:
@@ -38,16 +39,35 @@ class DenseLayer:
         """act(a @ W + b) for a (n, n_in) -> (n, n_out); ``kind`` as in :mod:`.kernels.dense`."""
         return self.device.bias_act_(self.product(a), self.b, kind)
 
+    # A dense layer above CSR layers in the tiled layout of :func:`.kernels.csr.tiled_input`
+    # (CPU): its inputs come as ``(full, rest)``, tiles (t, n_in, TILE) and a slab (n_in, r),
+    # its outputs and errors are rows (t * TILE + r, n_out). A BLAS call per tile.
     def forward_tiled(self, full, rest, kind):
-        """:meth:`forward` of samples in the tiled layout of :func:`.kernels.csr.tiled_input`
-        (CPU, inference), as rows: (t * TILE + r, n_out). Each tile's product is a BLAS call on
-        its transpose, as the product of the whole batch in the (features, batch) layout is."""
-        W = self.W
-        z = np.empty((full.shape[0] * full.shape[2] + rest.shape[1], W.shape[1]), np.float32)
-        np.matmul(full.transpose(0, 2, 1), W, out=z[:full.shape[0] * full.shape[2]].reshape(
-            full.shape[0], full.shape[2], W.shape[1]))
-        np.matmul(rest.T, W, out=z[full.shape[0] * full.shape[2]:])
+        """:meth:`forward` of samples in the tiled layout, as rows."""
+        t = full.shape[0] * full.shape[2]
+        z = np.empty((t + rest.shape[1], self.W.shape[1]), np.float32)
+        np.matmul(full.transpose(0, 2, 1), self.W, out=z[:t].reshape(*full.shape[::2], -1))
+        np.matmul(rest.T, self.W, out=z[t:])
         return self.device.bias_act_(z, self.b, kind)
+
+    def back_product_tiled(self, d):
+        """:meth:`back_product` of the errors d (rows) into the tiled layout ``(full, rest)``."""
+        t = d.shape[0] // TILE
+        n_in = self.W.shape[0]
+        full, rest = aligned_empty((t, n_in, TILE)), aligned_empty((n_in, d.shape[0] - t * TILE))
+        np.matmul(self.W, d[:t * TILE].reshape(t, TILE, -1).transpose(0, 2, 1), out=full)
+        np.matmul(self.W, d[t * TILE:].T, out=rest)
+        return full, rest
+
+    def weight_gradient_tiled(self, a, d, out=None):
+        """:meth:`weight_gradient` for activations ``a = (full, rest)`` in the tiled layout and
+        the errors d (rows): the sum over the tiles of ``full[q] @ d[tile q]``."""
+        full, rest = a
+        t = full.shape[0] * TILE
+        g = np.matmul(rest, d[t:], out=out)
+        for q in range(full.shape[0]):
+            g += full[q] @ d[q * TILE:(q + 1) * TILE]
+        return g
 
     def back_product(self, d, like=None):
         """d @ W.T for d (n, n_out) -> (n, n_in). On the CPU, when ``like`` (the activations
@@ -120,10 +140,19 @@ class CSRLayer:
         return k.transpose_result(
             k.spmm_t_bias_act(self.W, k.transpose(a), self.b, kind, self.plan))
 
+    # The tiled layout of :func:`.kernels.csr.tiled_input` (CPU): the samples as ``(full,
+    # rest)``, tiles (t, features, TILE) and a slab (features, r).
     def forward_tiled(self, full, rest, kind):
-        """:meth:`forward` in the tiled layout of :func:`.kernels.csr.tiled_input` (CPU,
-        inference): ``(full, rest)`` of this layer's outputs."""
+        """:meth:`forward` in the tiled layout: ``(full, rest)`` of this layer's outputs."""
         return self.device.spmm_t_bias_act_tiled(self.W, full, rest, self.b, kind, self.plan)
+
+    def back_product_tiled(self, d):
+        """:meth:`back_product` in the tiled layout: ``d`` and the result are ``(full, rest)``."""
+        return self.device.spmm_tiled(self.W, *d)
+
+    def weight_gradient_tiled(self, a, d, out=None):
+        """:meth:`weight_gradient` in the tiled layout: ``a`` and ``d`` are ``(full, rest)``."""
+        return self.device.sddmm_tiled(self.W, a, d, out=out)
 
     def back_product(self, d, like=None):
         """d @ W.T as ``(W @ d.T).T`` (``like`` is unused: the result is F-ordered anyway)."""

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 from . import _validate as V
-from .kernels.csr import padded_batch
 from .kernels.threads import blas_on_calling_thread
 from .progress import bar as progress_bar
 
@@ -186,27 +185,32 @@ def make_step(model, optimizer, batch_size):
     grad_bufs = [(dev.empty(layer.W.nnz if layer.sparse else layer.shape, np.float32), None)
                  for layer in model.layers]
     guard = dev.new_guard()  # GPU: set by a non-finite loss, it turns the updates into no-ops
-    # CSR layers on the CPU: batches padded to aligned rows (see kernels.csr.padded_batch)
+    # CSR layers on the CPU: batches padded to aligned rows (see kernels.csr.padded_batch), or
+    # in the tiled layout where the model allows it (CSR layers but the last)
     pad = dev.name == "cpu" and any(model.is_sparse)
+    tiles = pad and model._tiles(batch_size)
 
     def step(xb, yb):
         if dev.name == "cpu":  # on the GPU, sl.train passes batches of its checked data
-            # a first CSR layer's padded input is checked for NaN and infinity as it is copied
+            # a first CSR layer's input is checked for NaN and infinity as it is copied
             xb = model._check_x(xb, "xb", finite=not (pad and model._input_checked_in_layout()))
             if xb.shape[0] != batch_size:
                 raise ValueError(f"xb has {xb.shape[0]} samples; this step was made for "
                                  f"batch_size={batch_size}")
             yb = V.as_labels(yb, "yb", model.n_classes, n_samples=batch_size)
-        if pad:
+        if tiles:
+            acts = model._tiled_forward(xb, "xb")
+        elif pad:
             acts = model.forward(model._padded_input(xb, "xb"))
-            loss, d = dev.loss_and_error(model, acts[-1][:batch_size], yb, guard)
-            d = padded_batch(d)  # zero errors: the padding rows add nothing to a gradient
         else:
             acts = model.forward(xb)
-            loss, d = dev.loss_and_error(model, acts[-1], yb, guard)
+        loss, d = dev.loss_and_error(model, acts[-1][:batch_size] if pad else acts[-1], yb, guard)
         if not dev.may_update(loss):
             return loss  # the caller reports divergence; the weights are left untouched
-        grads = model.backward(acts, d, grads_out=grad_bufs)
+        if pad:  # zero errors: the padding rows add nothing to a gradient
+            d = np.concatenate([d, np.zeros((acts[-1].shape[0] - batch_size, d.shape[1]), d.dtype)])
+        backward = model._tiled_backward if tiles else model.backward
+        grads = backward(acts, d, grads_out=grad_bufs)
         optimizer._begin_step()
         # with CSR layers (on the CPU) BLAS stays on this thread: the updates may use numba's
         with blas_on_calling_thread() if pad else contextlib.nullcontext():

@@ -512,6 +512,9 @@ out = [csr.spmm(A, B), csr.transpose(rng.standard_normal((272, 200)).astype(np.f
 full, rest, _ = csr.tiled_input(rng.standard_normal((400, 300)).astype(np.float32))
 out += list(csr.layer_forward_tiled(A, full, rest, np.ones(200, np.float32), 1,
                                     csr.TransposePlan(A)))
+errors = csr.tiled_input(rng.standard_normal((400, 200)).astype(np.float32))[:2]
+out += list(csr.layer_back_product_tiled(A, *errors))
+out.append(csr.layer_weight_gradient_tiled(A, (full, rest), errors))
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out))
 """
 
@@ -703,6 +706,28 @@ def test_tiled_layout_gives_the_bits_of_the_batch_layout(path, rng, n):
         full, rest = csr.layer_forward_tiled(A, full, rest, b, kind, plan)
         batch = csr.layer_forward(A, batch, b, kind, plan)
     np.testing.assert_array_equal(csr.untiled(full, rest)[:n], batch.T[:n])
+
+
+@pytest.mark.parametrize("n", [128, 144, 256, 300])
+def test_tiled_backward_products(path, rng, n):
+    """The backward products in the tiled layout: ``layer_back_product_tiled`` gives the bits
+    of ``layer_back_product`` (the same kernels on the same columns); the tiled SDDMM sums a
+    weight's gradient over the tiles and the slab, so it matches ``layer_weight_gradient`` to
+    float32 rounding, and its serial and parallel drivers agree bitwise. Fails if a tile or the
+    slab is left out of a gradient or misplaced in a product."""
+    A = csr_matrix_f32(random_csr(rng, 70, 90, 0.2)[0])
+    a = rng.standard_normal((n, 70)).astype(np.float32)
+    e = rng.standard_normal((n, 90)).astype(np.float32)
+    a_tiles, e_tiles = csr.tiled_input(a)[:2], csr.tiled_input(e)[:2]
+    a_batch, e_batch = csr.transpose(csr.padded_batch(a)), csr.transpose(csr.padded_batch(e))
+    back = csr.untiled(*csr.layer_back_product_tiled(A, *e_tiles))
+    np.testing.assert_array_equal(back[:n], csr.layer_back_product(A, e_batch).T[:n])
+    g = csr.layer_weight_gradient_tiled(A, a_tiles, e_tiles)
+    close(g, csr.layer_weight_gradient(A, a_batch, e_batch.T))
+    with forced(True):
+        np.testing.assert_array_equal(csr.layer_weight_gradient_tiled(A, a_tiles, e_tiles), g)
+    with forced(False):
+        np.testing.assert_array_equal(csr.layer_weight_gradient_tiled(A, a_tiles, e_tiles), g)
 
 
 def test_tiled_input_finds_nan_in_a_tile_and_in_the_slab(path):

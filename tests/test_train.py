@@ -134,21 +134,28 @@ def test_masked_weights_stay_zero(optimizer):
 
 
 @pytest.mark.parametrize("head", ["lq", "sce"])
-def test_csr_training_equals_masked_dense_training(head):
+@pytest.mark.parametrize("layers", [None, [0, 1], [1]])
+def test_csr_training_equals_masked_dense_training(head, layers):
     """CSR training follows masked dense training, with batches of 20 (as they are) and of 130
-    (padded to 144 rows by ``kernels.csr.padded_batch``, with zero errors); fails if a padding
-    row adds to a gradient or a loss, or if the CSR products, SDDMM or updates go wrong."""
+    (144 rows: with zero errors past the batch). Batches of 130 take the tiled layout (a tile
+    of 128 samples and a slab of 16; ``kernels.csr.tiled_input``) when every layer but the last
+    is CSR (``layers`` None: all CSR; [0, 1]: a dense output layer), and the padded (features,
+    batch) layout otherwise ([1]: a dense first layer). Fails if a padding row adds to a
+    gradient or a loss, or if the CSR products, SDDMM, the dense layer's tiled products or the
+    updates go wrong."""
     base = small(head)
     for layer in base.layers:
         layer.W[np.abs(layer.W) < 0.25] = 0
-    masked = base.with_masks([W != 0 for W in base.weights])
-    sparse = base.to_sparse()
+    csr = layers or range(3)
+    masked = base.with_masks([W != 0 if i in csr else None for i, W in enumerate(base.weights)])
+    sparse = base.to_sparse(layers=layers)
+    assert sparse._tiles(130) == (layers != [1])
     rng = np.random.default_rng(3)
     x, y = rng.random((260, 12), dtype=np.float32), rng.integers(0, 5, 260)
     for model in (masked, sparse):
         sl.train(model, X, Y, optimizer=sl.Adam(lr=1e-2), steps=25, batch_size=20, progress=False)
         sl.train(model, x, y, optimizer=sl.Adam(lr=1e-2), steps=6, batch_size=130, progress=False)
-    assert sparse.is_sparse == [True] * 3
+    assert sparse.is_sparse == [i in csr for i in range(3)]
     assert sparse.sparsity() == pytest.approx(masked.sparsity())
     for a, b in zip(sparse.weights + sparse.biases, masked.weights + masked.biases):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -954,22 +954,106 @@ def _spmm_tiled_parallel(indptr, indices, data, full, rest, out_full, out_rest, 
                    bounds[c + 1], bias, kind)
 
 
+def _spmm_tiled(indptr, indices, data, full, rest, k, bias=_NO_BIAS, kind=LINEAR):
+    """``(out_full, out_rest)`` of the CSR (k, m) times samples in the tiled layout."""
+    out_full, out_rest = aligned_empty((full.shape[0], k, TILE)), aligned_empty((k, rest.shape[1]))
+    work = int(indptr[-1]) * (full.shape[0] * TILE + rest.shape[1])
+    if work >= PARALLEL_MIN_WORK and not serial_here():
+        _spmm_tiled_parallel(indptr, indices, data, full, rest, out_full, out_rest, bias, kind,
+                             _n_chunks())
+    else:
+        _spmm_tiled_serial(indptr, indices, data, full, rest, out_full, out_rest, bias, kind)
+    return out_full, out_rest
+
+
 def layer_forward_tiled(A, full, rest, bias, kind, plan):
     """:func:`layer_forward` in the tiled layout: ``(out_full, out_rest)``, of shapes
     (t, k, ``TILE``) and (k, r) for ``A`` (m, k), ``full`` (t, m, ``TILE``), ``rest`` (m, r)
     (from :func:`tiled_input` or this function), unchecked."""
     data = np.empty(plan.nnz, np.float32)
     _gather(A.data, plan.perm, data)
-    k = A.shape[1]
-    out_full, out_rest = aligned_empty((full.shape[0], k, TILE)), aligned_empty((k, rest.shape[1]))
-    work = plan.nnz * (full.shape[0] * TILE + rest.shape[1])
-    if work >= PARALLEL_MIN_WORK and not serial_here():
-        _spmm_tiled_parallel(plan.indptr, plan.indices, data, full, rest, out_full, out_rest,
-                             bias, kind, _n_chunks())
+    return _spmm_tiled(plan.indptr, plan.indices, data, full, rest, A.shape[1], bias, kind)
+
+
+def layer_back_product_tiled(A, full, rest):
+    """:func:`layer_back_product` in the tiled layout: ``A @`` each tile, for ``A`` (m, k),
+    ``full`` (t, k, ``TILE``), ``rest`` (k, r); returns tiles (t, m, ``TILE``) and (m, r)."""
+    return _spmm_tiled(A.indptr, A.indices, A.data, full, rest, A.shape[0])
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop):
+    """``out[p] = sum over the samples of x[i] * y[indices[p]]`` for the nonzeros p of rows
+    start..stop, the samples in the tiled layout (tiles, then the slab). Four nonzeros at a
+    time share each load of ``x``, as in :func:`_sddmm_body`."""
+    for i in range(start, stop):
+        p = indptr[i]
+        end = indptr[i + 1]
+        while p + 3 < end:
+            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
+            s0 = s1 = s2 = s3 = np.float32(0.0)
+            for q in range(x_full.shape[0]):
+                x, y = x_full[q], y_full[q]
+                for c in range(TILE):
+                    v = x[i, c]
+                    s0 += v * y[k0, c]
+                    s1 += v * y[k1, c]
+                    s2 += v * y[k2, c]
+                    s3 += v * y[k3, c]
+            for c in range(x_rest.shape[1]):
+                v = x_rest[i, c]
+                s0 += v * y_rest[k0, c]
+                s1 += v * y_rest[k1, c]
+                s2 += v * y_rest[k2, c]
+                s3 += v * y_rest[k3, c]
+            out[p], out[p + 1], out[p + 2], out[p + 3] = s0, s1, s2, s3
+            p += 4
+        while p < end:
+            k = indices[p]
+            s = np.float32(0.0)
+            for q in range(x_full.shape[0]):
+                x, y = x_full[q], y_full[q]
+                for c in range(TILE):
+                    s += x[i, c] * y[k, c]
+            for c in range(x_rest.shape[1]):
+                s += x_rest[i, c] * y_rest[k, c]
+            out[p] = s
+            p += 1
+
+
+@njit(cache=True, fastmath=True)
+def _sddmm_tiled_rows(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop):
+    wide_vectors()  # tiles and slab have aligned rows
+    _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _sddmm_tiled_serial(indptr, indices, x_full, x_rest, y_full, y_rest, out):
+    _sddmm_tiled_rows(indptr, indices, x_full, x_rest, y_full, y_rest, out, 0,
+                      indptr.shape[0] - 1)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _sddmm_tiled_parallel(indptr, indices, x_full, x_rest, y_full, y_rest, out, n_chunks):
+    bounds = _balanced_row_chunks(indptr, n_chunks)
+    for c in prange(bounds.shape[0] - 1):
+        _sddmm_tiled_rows(indptr, indices, x_full, x_rest, y_full, y_rest, out, bounds[c],
+                          bounds[c + 1])
+
+
+def layer_weight_gradient_tiled(A, x, y, out=None):
+    """:func:`layer_weight_gradient` in the tiled layout: ``(x.T @ y)`` at the nonzeros of
+    ``A`` (m, k), in ``A.data`` order, for ``x = (full, rest)`` of m features and
+    ``y = (full, rest)`` of k features, the same samples. ``out`` float32 (nnz,) or None."""
+    nnz = int(A.indptr[-1])
+    if out is None:
+        out = np.empty(nnz, np.float32)
+    samples = x[0].shape[0] * TILE + x[1].shape[1]
+    if nnz * samples >= PARALLEL_MIN_WORK and not serial_here():
+        _sddmm_tiled_parallel(A.indptr, A.indices, *x, *y, out, _n_chunks())
     else:
-        _spmm_tiled_serial(plan.indptr, plan.indices, data, full, rest, out_full, out_rest,
-                           bias, kind)
-    return out_full, out_rest
+        _sddmm_tiled_serial(A.indptr, A.indices, *x, *y, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
