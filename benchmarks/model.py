@@ -140,6 +140,35 @@ def _sddmm_cost(indptr, indices, X, Yt, out, *rest):
             nnz * 8.0 + X.nbytes + Yt.nbytes)
 
 
+def _samples(full, rest):
+    return full.shape[0] * full.shape[2] + rest.shape[1]
+
+
+def _spmm_tiled_cost(indptr, indices, data, full, rest, out_full, out_rest, *more):
+    nnz, n = int(indptr[-1]), _samples(full, rest)
+    return ((f"{full.shape[1]}->{out_rest.shape[0]}", f"n={n}", "tiled"), 2.0 * nnz * n,
+            nnz * 8.0 + full.nbytes + rest.nbytes + out_full.nbytes + out_rest.nbytes)
+
+
+def _sddmm_tiled_cost(indptr, indices, x_full, x_rest, y_full, y_rest, out, *more):
+    nnz, n = int(indptr[-1]), _samples(x_full, x_rest)
+    return ((f"{x_full.shape[1]}->{y_full.shape[1]}", f"n={n}", "tiled"), 2.0 * nnz * n,
+            nnz * 8.0 + x_full.nbytes + x_rest.nbytes + y_full.nbytes + y_rest.nbytes)
+
+
+def _dense_cost(layer, n):
+    return ((f"{layer.W.shape[0]}->{layer.W.shape[1]}", f"n={n}", "tiled"),
+            2.0 * layer.W.size * n, layer.W.nbytes)
+
+
+def _dense_forward_tiled_cost(layer, full, rest, *more):
+    return _dense_cost(layer, _samples(full, rest))
+
+
+def _dense_backward_tiled_cost(layer, *args, **kw):  # back_product_tiled(d), weight_gradient_tiled(a, d)
+    return _dense_cost(layer, args[-1].shape[0])
+
+
 def _gemm_cost(a, b, *rest, **kw):
     return ((f"{a.shape}@{b.shape}",), 2.0 * a.shape[0] * a.shape[1] * b.shape[-1],
             a.nbytes + b.nbytes)
@@ -161,13 +190,25 @@ def _instrumented(ledger):
     for the duration; ``device.CPU``'s bound kernels included)."""
     from sparana_lite import device as D
     from sparana_lite.kernels import csr as C, dense as K
+    from sparana_lite.layers import DenseLayer
     patches = [(C, "_spmm_serial", "spmm", _spmm_cost), (C, "_spmm_parallel", "spmm", _spmm_cost),
                (C, "_spmv_t", "spmv", _spmv_cost), (C, "_sddmm_serial", "sddmm", _sddmm_cost),
                (C, "_sddmm_parallel", "sddmm", _sddmm_cost),
+               (C, "_spmm_tiled_serial", "spmm", _spmm_tiled_cost),
+               (C, "_spmm_tiled_parallel", "spmm", _spmm_tiled_cost),
+               (C, "_sddmm_tiled_serial", "sddmm", _sddmm_tiled_cost),
+               (C, "_sddmm_tiled_parallel", "sddmm", _sddmm_tiled_cost),
+               (C, "_transpose_slabs_serial", "input to tiles", None),
+               (C, "_transpose_slabs_parallel", "input to tiles", None),
+               (C, "_untile", "tiles to rows", None),
+               (DenseLayer, "forward_tiled", "dense forward", _dense_forward_tiled_cost),
+               (DenseLayer, "back_product_tiled", "dense back product", _dense_backward_tiled_cost),
+               (DenseLayer, "weight_gradient_tiled", "dense gradient", _dense_backward_tiled_cost),
                (C, "_gather", "gather values", None), (K, "adam_update_", "adam", None)]
     patches = [patch for patch in patches if hasattr(patch[0], patch[1])]  # older kernels too
     dev = type(D.CPU)
     dev_patches = [("transpose", "transpose", None), ("act_grad_", "act_grad", None),
+                   ("act_grad_tiled_", "act_grad and column sums", None),
                    ("bias_act_", "bias_act", None), ("column_sum", "column sums", None),
                    ("matmul", "gemm", _gemm_cost), ("matmul_nt", "gemm nt", _gemm_nt_cost),
                    ("matmul_tn", "gemm tn", _gemm_tn_cost), ("loss_and_error", "loss", None)]

@@ -91,6 +91,7 @@ class CPUDevice:
     spmm_t_bias_act_tiled = staticmethod(C.layer_forward_tiled)
     spmm_tiled = staticmethod(C.layer_back_product_tiled)
     sddmm_tiled = staticmethod(C.layer_weight_gradient_tiled)
+    act_grad_tiled_ = staticmethod(C.act_grad_tiled_)
     spmm = staticmethod(C.layer_back_product)
     sddmm = staticmethod(C.layer_weight_gradient)
 

@@ -51,14 +51,6 @@ def _one_thread_pool(method):
     return wrapper
 
 
-def _sum_over_samples(d):
-    """A bias gradient: the errors d summed over the samples, d as rows (n, features) or in
-    the tiled layout ``(full, rest)``."""
-    if isinstance(d, tuple):
-        return d[0].sum(axis=(0, 2)) + d[1].sum(axis=1)
-    return d.sum(axis=0)
-
-
 class MLP:
     """A fully connected network in the Sparana style.
 
@@ -269,18 +261,17 @@ class MLP:
         """:meth:`backward` in the tiled layout, for ``acts`` from :meth:`_tiled_forward` and
         the error d (rows, classes) of all its rows (zero in the padding rows)."""
         grads = [None] * len(self.layers)
+        db = d.sum(axis=0)
         if self.layers[-1].sparse:
             d = tiled_input(d)[:2]
-        kinds = self._kinds()
+        kinds, dev = self._kinds(), self.layers[0].device
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             out = None if grads_out is None else grads_out[i][0]
-            grads[i] = (layer.weight_gradient_tiled(acts[i], d, out=out), _sum_over_samples(d))
+            grads[i] = (layer.weight_gradient_tiled(acts[i], d, out=out), db)
             if i > 0:
                 d = layer.back_product_tiled(d)
-                (e_full, e_rest), (a_full, a_rest) = d, acts[i]
-                K.act_grad_(e_full.reshape(-1, TILE), a_full.reshape(-1, TILE), kinds[i - 1])
-                K.act_grad_(e_rest, a_rest, kinds[i - 1])
+                db = dev.act_grad_tiled_(d, acts[i], kinds[i - 1])  # in place; d's sums
         return grads
 
     def logits(self, x):

@@ -515,6 +515,8 @@ out += list(csr.layer_forward_tiled(A, full, rest, np.ones(200, np.float32), 1,
 errors = csr.tiled_input(rng.standard_normal((400, 200)).astype(np.float32))[:2]
 out += list(csr.layer_back_product_tiled(A, *errors))
 out.append(csr.layer_weight_gradient_tiled(A, (full, rest), errors))
+out.append(csr.act_grad_tiled_(errors, (np.abs(errors[0]), np.abs(errors[1])), 1))
+out += list(errors)
 sys.stdout.buffer.write(b"".join(np.ascontiguousarray(o).tobytes() for o in out))
 """
 
@@ -728,6 +730,22 @@ def test_tiled_backward_products(path, rng, n):
         np.testing.assert_array_equal(csr.layer_weight_gradient_tiled(A, a_tiles, e_tiles), g)
     with forced(False):
         np.testing.assert_array_equal(csr.layer_weight_gradient_tiled(A, a_tiles, e_tiles), g)
+
+
+@pytest.mark.parametrize("kind", [dense.LINEAR, dense.RELU, dense.TANH, dense.SIGMOID])
+def test_act_grad_tiled_is_act_grad_and_the_bias_gradient(path, rng, kind):
+    """``act_grad_tiled_`` multiplies the errors in the tiled layout by act' in place, as
+    ``dense.act_grad_`` does on rows, and returns their sums over the samples (the bias
+    gradient), the padding columns included (zero errors there add nothing). Fails if a tile
+    or the slab is skipped, a derivative is wrong or a sum misses a sample."""
+    n = 300  # 2 tiles and a slab of 48
+    a = rng.random((n, 50), dtype=np.float32)
+    e = rng.standard_normal((n, 50)).astype(np.float32)
+    e_tiles, a_tiles = csr.tiled_input(e)[:2], csr.tiled_input(a)[:2]
+    sums = csr.act_grad_tiled_(e_tiles, a_tiles, kind)
+    expected = dense.act_grad_(e.copy(), a, kind)
+    np.testing.assert_array_equal(csr.untiled(*e_tiles)[:n], expected)
+    close(sums, expected.astype(np.float64).sum(axis=0))
 
 
 def test_tiled_input_finds_nan_in_a_tile_and_in_the_slab(path):

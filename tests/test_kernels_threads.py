@@ -191,6 +191,7 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
 
     for module, name in [(C, "_spmm_parallel"), (C, "_sddmm_parallel"), (C, "_transpose_parallel"),
                          (C, "_transpose_slabs_parallel"), (C, "_spmm_tiled_parallel"),
+                         (C, "_sddmm_tiled_parallel"), (C, "_act_grad_tiled_parallel"),
                          (K, "_bias_act_parallel"), (K, "_act_grad_parallel")]:
         monkeypatch.setattr(module, name, refuse)
     monkeypatch.setattr(K, "PARALLEL_MIN_SIZE", 1)
@@ -206,7 +207,10 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
         C.transpose(B)
         C.padded_input(B)
         full, rest, _ = C.tiled_input(z)
-        C.layer_forward_tiled(A, full, rest, np.zeros(400, np.float32), K.RELU, C.TransposePlan(A))
+        tiles = C.layer_forward_tiled(A, full, rest, np.zeros(400, np.float32), K.RELU,
+                                      C.TransposePlan(A))
+        C.layer_weight_gradient_tiled(A, (full, rest), tiles)
+        C.act_grad_tiled_(tiles, tiles, K.RELU)
         K.bias_act_(z, np.zeros(300, np.float32), K.RELU)
         K.act_grad_(z.copy(), z, K.RELU)
         return True

@@ -38,7 +38,7 @@ from numba import get_num_threads, njit, prange
 
 from ._codegen import ALIGN, aligned_empty, wide_vectors
 from ._tile import TILE, tile_add, tile_load, tile_scale, tile_store, tile_zero, transpose16
-from .dense import ACTIVATIONS, LINEAR, RELU, SIGMOID, TANH, _bias_act_feature_row
+from .dense import ACTIVATIONS, LINEAR, RELU, SIGMOID, TANH, _act_grad_row, _bias_act_feature_row
 from .threads import serial_here
 
 __all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "spmv_t", "sddmm", "TransposePlan",
@@ -985,7 +985,13 @@ def layer_back_product_tiled(A, full, rest):
 def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop):
     """``out[p] = sum over the samples of x[i] * y[indices[p]]`` for the nonzeros p of rows
     start..stop, the samples in the tiled layout (tiles, then the slab). Four nonzeros at a
-    time share each load of ``x``, as in :func:`_sddmm_body`."""
+    time share each load of ``x``, as in :func:`_sddmm_body`.
+
+    The loops over a tile run to ``x_full.shape[2]`` (TILE), not to the constant: with the
+    constant trip count a freshly compiled kernel and the same kernel loaded from numba's cache
+    summed in different orders (last-bit differences between a first and a second run).
+    """
+    w = x_full.shape[2]
     for i in range(start, stop):
         p = indptr[i]
         end = indptr[i + 1]
@@ -994,7 +1000,7 @@ def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, star
             s0 = s1 = s2 = s3 = np.float32(0.0)
             for q in range(x_full.shape[0]):
                 x, y = x_full[q], y_full[q]
-                for c in range(TILE):
+                for c in range(w):
                     v = x[i, c]
                     s0 += v * y[k0, c]
                     s1 += v * y[k1, c]
@@ -1013,7 +1019,7 @@ def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, star
             s = np.float32(0.0)
             for q in range(x_full.shape[0]):
                 x, y = x_full[q], y_full[q]
-                for c in range(TILE):
+                for c in range(w):
                     s += x[i, c] * y[k, c]
             for c in range(x_rest.shape[1]):
                 s += x_rest[i, c] * y_rest[k, c]
@@ -1054,6 +1060,48 @@ def layer_weight_gradient_tiled(A, x, y, out=None):
     else:
         _sddmm_tiled_serial(A.indptr, A.indices, *x, *y, out)
     return out
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _act_grad_feature(e_full, e_rest, a_full, a_rest, kind, j):
+    """Feature j of the errors in the tiled layout: ``e <- e * act'(a)``; returns their sum."""
+    s = np.float32(0.0)
+    for q in range(e_full.shape[0]):
+        row = e_full[q, j]
+        _act_grad_row(row, a_full[q, j], kind)
+        for c in range(row.shape[0]):  # not TILE: see _sddmm_tiled_body
+            s += row[c]
+    row = e_rest[j]
+    _act_grad_row(row, a_rest[j], kind)
+    for c in range(row.shape[0]):
+        s += row[c]
+    return s
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _act_grad_tiled_serial(e_full, e_rest, a_full, a_rest, kind, sums):
+    for j in range(sums.shape[0]):
+        sums[j] = _act_grad_feature(e_full, e_rest, a_full, a_rest, kind, j)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _act_grad_tiled_parallel(e_full, e_rest, a_full, a_rest, kind, sums):
+    for j in prange(sums.shape[0]):
+        sums[j] = _act_grad_feature(e_full, e_rest, a_full, a_rest, kind, j)
+
+
+def act_grad_tiled_(e, a, kind):
+    """In the tiled layout, in place: ``e <- e * act'(z)`` with act' computed from the
+    activations ``a = act(z)`` (as :func:`.dense.act_grad_`), for ``e`` and ``a`` as ``(full,
+    rest)``; returns the errors summed over the samples, float32 (features,): the bias
+    gradient of the layer they belong to, taken while each row is in cache (numpy's sum over
+    the tiles took as long as the element-wise pass)."""
+    sums = np.empty(e[1].shape[0], np.float32)
+    if e[0].size + e[1].size >= PARALLEL_MIN_WORK and not serial_here():
+        _act_grad_tiled_parallel(*e, *a, kind, sums)
+    else:
+        _act_grad_tiled_serial(*e, *a, kind, sums)
+    return sums
 
 
 @njit(cache=True, nogil=True)
