@@ -221,7 +221,8 @@ class MLP:
         round its last bit differently for fewer rows."""
         if self.layers[0].device is not D.CPU or not any(self.is_sparse):
             return self.forward(x)[-1]
-        blocks = map_row_blocks(self._block_logits, x)
+        with blas_on_calling_thread():  # once, not around each layer's BLAS product
+            blocks = map_row_blocks(self._block_logits, x)
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def _block_logits(self, x):

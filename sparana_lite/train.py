@@ -198,6 +198,12 @@ def make_step(model, optimizer, batch_size):
                 raise ValueError(f"xb has {xb.shape[0]} samples; this step was made for "
                                  f"batch_size={batch_size}")
             yb = V.as_labels(yb, "yb", model.n_classes, n_samples=batch_size)
+        # with CSR layers (on the CPU) BLAS stays on this thread for the whole step: the
+        # updates may then use numba's threads, and BLAS's pool is not resized between phases
+        with blas_on_calling_thread() if pad else contextlib.nullcontext():
+            return forward_backward_update(xb, yb)
+
+    def forward_backward_update(xb, yb):
         if tiles:
             acts = model._tiled_forward(xb, "xb")
         elif pad:
@@ -212,12 +218,10 @@ def make_step(model, optimizer, batch_size):
         backward = model._tiled_backward if tiles else model.backward
         grads = backward(acts, d, grads_out=grad_bufs)
         optimizer._begin_step()
-        # with CSR layers (on the CPU) BLAS stays on this thread: the updates may use numba's
-        with blas_on_calling_thread() if pad else contextlib.nullcontext():
-            for layer, (w, mask), (gW, gb), (sw, sb) in zip(model.layers, params, grads, state):
-                optimizer._update(dev, w, gW.reshape(-1), no_mask if mask is None else mask, sw,
-                                  batch_size, True, guard)
-                optimizer._update(dev, layer.b, gb, no_mask, sb, batch_size, False, guard)
+        for layer, (w, mask), (gW, gb), (sw, sb) in zip(model.layers, params, grads, state):
+            optimizer._update(dev, w, gW.reshape(-1), no_mask if mask is None else mask, sw,
+                              batch_size, True, guard)
+            optimizer._update(dev, layer.b, gb, no_mask, sb, batch_size, False, guard)
         return loss
     return step
 

@@ -16,6 +16,13 @@ These are the three products a sparse fully connected layer needs:
   contiguous dot product per nonzero. This is the weight gradient of a sparse layer, computed
   without ever forming the dense gradient.
 
+At inference and in training, batches of 128 samples or more also take a *tiled layout*
+(:func:`tiled_input`): the samples cut into tiles of ``TILE`` (128), each tile an array
+(features, 128) of its own, so that the rows of ``B`` that a product reads lie together in
+memory. The same kernels run on each tile (:func:`layer_forward_tiled`,
+:func:`layer_back_product_tiled`), and the SDDMM sums over the tiles
+(:func:`layer_weight_gradient_tiled`).
+
 Every product has a parallel driver (``prange`` over chunks of output rows holding about equal
 work) and a serial twin for small inputs; both call the same per-row-range body. Each output
 element is computed by one thread in a fixed order, so results do not depend on the number of
