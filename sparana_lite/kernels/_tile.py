@@ -158,3 +158,63 @@ def transpose16(typingctx, x, i0, j0, out):
         mask = builder.bitcast(nonfinite, ir.IntType(16))
         return builder.zext(mask, ir.IntType(32))
     return types.int32(x, i0, j0, out), codegen
+
+
+# 16 floats of a row as one vector (a 512-bit register, two 256-bit ones), for dot products
+# whose order of additions is fixed: these ops carry no fast-math flags, so LLVM may neither
+# reassociate nor contract them, and a sum comes out the same however a kernel was compiled.
+class Lanes(types.Type):
+    def __init__(self):
+        super().__init__(name="Lanes(16)")
+
+
+lanes = Lanes()
+
+
+@register_model(Lanes)
+class _LanesModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _BLOCK)
+
+
+@intrinsic
+def lanes_zero(typingctx):
+    """16 zeros."""
+    def codegen(context, builder, signature, args):
+        return ir.Constant(_BLOCK, [0.0] * 16)
+    return lanes(), codegen
+
+
+@intrinsic
+def lanes_load(typingctx, array, i, j):
+    """``array[i, j:j + 16]`` of a 2-D float32 array whose rows are contiguous (unchecked)."""
+    def codegen(context, builder, signature, args):
+        i_ = context.cast(builder, args[1], signature.args[1], types.intp)
+        j_ = context.cast(builder, args[2], signature.args[2], types.intp)
+        return builder.load(_block_row_pointer(context, builder, signature.args[0], args[0],
+                                               i_, j_), align=4)
+    return lanes(array, i, j), codegen
+
+
+@intrinsic
+def lanes_add_product(typingctx, acc, x, y):
+    """``acc + x * y``, lane by lane, rounded after the product and after the sum."""
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], builder.fmul(args[1], args[2]))
+    return lanes(lanes, lanes, lanes), codegen
+
+
+@intrinsic
+def lanes_sum(typingctx, x):
+    """The sum of the 16 lanes, in a fixed tree (halves, then quarters, ...)."""
+    def codegen(context, builder, signature, args):
+        v, width = args[0], 16
+        while width > 1:
+            width //= 2
+            low = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), width),
+                                                           list(range(width))))
+            high = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), width),
+                                                            list(range(width, 2 * width))))
+            v = builder.fadd(low, high)
+        return builder.extract_element(v, ir.Constant(ir.IntType(32), 0))
+    return types.float32(lanes), codegen

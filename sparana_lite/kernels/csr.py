@@ -44,7 +44,8 @@ import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
 from ._codegen import ALIGN, aligned_empty, wide_vectors
-from ._tile import TILE, tile_add, tile_load, tile_scale, tile_store, tile_zero, transpose16
+from ._tile import (TILE, lanes_add_product, lanes_load, lanes_sum, lanes_zero, tile_add,
+                    tile_load, tile_scale, tile_store, tile_zero, transpose16)
 from .dense import ACTIVATIONS, LINEAR, RELU, SIGMOID, TANH, _act_grad_row, _bias_act_feature_row
 from .threads import serial_here
 
@@ -988,49 +989,53 @@ def layer_back_product_tiled(A, full, rest):
     return _spmm_tiled(A.indptr, A.indices, A.data, full, rest, A.shape[0])
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
+def _dot_lanes(acc, x, y, i, k, width):
+    """``acc`` plus ``x[i, :width] * y[k, :width]``, 16 samples per lane vector, in order."""
+    for c in range(0, width, 16):
+        acc = lanes_add_product(acc, lanes_load(x, i, c), lanes_load(y, k, c))
+    return acc
+
+
+@njit(cache=True, inline="always")
 def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop):
     """``out[p] = sum over the samples of x[i] * y[indices[p]]`` for the nonzeros p of rows
-    start..stop, the samples in the tiled layout (tiles, then the slab). Four nonzeros at a
-    time share each load of ``x``, as in :func:`_sddmm_body`.
-
-    The loops over a tile run to ``x_full.shape[2]`` (TILE), not to the constant: with the
-    constant trip count a freshly compiled kernel and the same kernel loaded from numba's cache
-    summed in different orders (last-bit differences between a first and a second run).
-    """
-    w = x_full.shape[2]
+    start..stop, the samples in the tiled layout (tiles, then the slab; rows a multiple of 16
+    floats). Each sum runs in 16 lanes (:mod:`._tile`'s ``lanes``): lane l adds the samples
+    l, l + 16, ... in order, without fused multiply-adds, then the lanes add up in a fixed
+    tree; so the result does not depend on how LLVM compiled the loop (a loop left to LLVM's
+    vectoriser summed in different orders when freshly compiled and when loaded from numba's
+    cache). Four nonzeros at a time share each load of ``x``."""
+    t, width, r = x_full.shape[0], x_full.shape[2], x_rest.shape[1]
     for i in range(start, stop):
         p = indptr[i]
         end = indptr[i + 1]
         while p + 3 < end:
             k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
-            s0 = s1 = s2 = s3 = np.float32(0.0)
-            for q in range(x_full.shape[0]):
+            a0 = a1 = a2 = a3 = lanes_zero()
+            for q in range(t):
                 x, y = x_full[q], y_full[q]
-                for c in range(w):
-                    v = x[i, c]
-                    s0 += v * y[k0, c]
-                    s1 += v * y[k1, c]
-                    s2 += v * y[k2, c]
-                    s3 += v * y[k3, c]
-            for c in range(x_rest.shape[1]):
-                v = x_rest[i, c]
-                s0 += v * y_rest[k0, c]
-                s1 += v * y_rest[k1, c]
-                s2 += v * y_rest[k2, c]
-                s3 += v * y_rest[k3, c]
-            out[p], out[p + 1], out[p + 2], out[p + 3] = s0, s1, s2, s3
+                for c in range(0, width, 16):
+                    xc = lanes_load(x, i, c)
+                    a0 = lanes_add_product(a0, xc, lanes_load(y, k0, c))
+                    a1 = lanes_add_product(a1, xc, lanes_load(y, k1, c))
+                    a2 = lanes_add_product(a2, xc, lanes_load(y, k2, c))
+                    a3 = lanes_add_product(a3, xc, lanes_load(y, k3, c))
+            for c in range(0, r, 16):
+                xc = lanes_load(x_rest, i, c)
+                a0 = lanes_add_product(a0, xc, lanes_load(y_rest, k0, c))
+                a1 = lanes_add_product(a1, xc, lanes_load(y_rest, k1, c))
+                a2 = lanes_add_product(a2, xc, lanes_load(y_rest, k2, c))
+                a3 = lanes_add_product(a3, xc, lanes_load(y_rest, k3, c))
+            out[p], out[p + 1] = lanes_sum(a0), lanes_sum(a1)
+            out[p + 2], out[p + 3] = lanes_sum(a2), lanes_sum(a3)
             p += 4
         while p < end:
             k = indices[p]
-            s = np.float32(0.0)
-            for q in range(x_full.shape[0]):
-                x, y = x_full[q], y_full[q]
-                for c in range(w):
-                    s += x[i, c] * y[k, c]
-            for c in range(x_rest.shape[1]):
-                s += x_rest[i, c] * y_rest[k, c]
-            out[p] = s
+            a = lanes_zero()
+            for q in range(t):
+                a = _dot_lanes(a, x_full[q], y_full[q], i, k, width)
+            out[p] = lanes_sum(_dot_lanes(a, x_rest, y_rest, i, k, r))
             p += 1
 
 
