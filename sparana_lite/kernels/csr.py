@@ -861,15 +861,16 @@ def padded_input(x):
 
 # ------------------------------------------------------------------------ the tiled layout
 #
-# At inference a batch of n >= TILE samples can also travel through the CSR layers in tiles: the
-# samples rounded up to a multiple of 16, cut into ``t`` tiles of TILE samples, each an array
-# (features, TILE) of its own, and the ``r`` samples left over (a multiple of 16 below TILE) in
-# a last slab (features, r). ``full`` (t, features, TILE) holds the tiles, ``rest`` (features, r)
-# the slab. Each tile's rows lie together in memory, where in the (features, batch) layout they
-# lie a batch apart: measured on the 2-core Xeon (the 95% model's first layer, one thread,
-# GF/s, same run) 57-58 tiled against 42-43 for 528 samples, 56-57 against 51-52 for 256.
-# The arithmetic is that of the (features, batch) layout (the same kernels on the same
-# columns), so every output is bitwise the same.
+# A batch of n >= TILE samples can also travel through the CSR layers in tiles (inference and
+# training, ``MLP._tiled_forward`` and ``_tiled_backward``): the samples rounded up to a multiple
+# of 16, cut into ``t`` tiles of TILE samples, each an array (features, TILE) of its own, and the
+# ``r`` samples left over (a multiple of 16 below TILE) in a last slab (features, r). ``full``
+# (t, features, TILE) holds the tiles, ``rest`` (features, r) the slab. Each tile's rows lie
+# together in memory, where in the (features, batch) layout they lie a batch apart: measured on
+# the 2-core Xeon (the 95% model's first layer, one thread, GF/s, same run) 57-58 tiled against
+# 42-43 for 528 samples, 56-57 against 51-52 for 256. The products are those of the (features,
+# batch) layout (the same kernels on the same columns), so their outputs are bitwise the same;
+# the SDDMM adds a gradient's samples in another order (:func:`_sddmm_tiled_body`).
 
 def tile_counts(n):
     """``(t, r)``: n samples rounded up to a multiple of 16 make t tiles of ``TILE`` and a slab
@@ -1041,7 +1042,7 @@ def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, star
 
 @njit(cache=True, fastmath=True)
 def _sddmm_tiled_rows(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop):
-    wide_vectors()  # tiles and slab have aligned rows
+    wide_vectors()  # a 16-lane vector in one 512-bit register, where the CPU has them
     _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop)
 
 
