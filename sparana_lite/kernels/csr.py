@@ -999,6 +999,20 @@ def _dot_lanes(acc, x, y, i, k, width):
 
 
 @njit(cache=True, inline="always")
+def _dot_lanes4(acc, x, y, i, k, width):
+    """:func:`_dot_lanes` for four rows ``k`` of ``y`` (and four accumulators ``acc``), which
+    share each load of ``x[i]``."""
+    a0, a1, a2, a3 = acc
+    for c in range(0, width, 16):
+        xc = lanes_load(x, i, c)
+        a0 = lanes_add_product(a0, xc, lanes_load(y, k[0], c))
+        a1 = lanes_add_product(a1, xc, lanes_load(y, k[1], c))
+        a2 = lanes_add_product(a2, xc, lanes_load(y, k[2], c))
+        a3 = lanes_add_product(a3, xc, lanes_load(y, k[3], c))
+    return a0, a1, a2, a3
+
+
+@njit(cache=True, inline="always")
 def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, start, stop):
     """``out[p] = sum over the samples of x[i] * y[indices[p]]`` for the nonzeros p of rows
     start..stop, the samples in the tiled layout (tiles, then the slab; rows a multiple of 16
@@ -1012,24 +1026,13 @@ def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, star
         p = indptr[i]
         end = indptr[i + 1]
         while p + 3 < end:
-            k0, k1, k2, k3 = indices[p], indices[p + 1], indices[p + 2], indices[p + 3]
-            a0 = a1 = a2 = a3 = lanes_zero()
+            k = (indices[p], indices[p + 1], indices[p + 2], indices[p + 3])
+            a = (lanes_zero(), lanes_zero(), lanes_zero(), lanes_zero())
             for q in range(t):
-                x, y = x_full[q], y_full[q]
-                for c in range(0, width, 16):
-                    xc = lanes_load(x, i, c)
-                    a0 = lanes_add_product(a0, xc, lanes_load(y, k0, c))
-                    a1 = lanes_add_product(a1, xc, lanes_load(y, k1, c))
-                    a2 = lanes_add_product(a2, xc, lanes_load(y, k2, c))
-                    a3 = lanes_add_product(a3, xc, lanes_load(y, k3, c))
-            for c in range(0, r, 16):
-                xc = lanes_load(x_rest, i, c)
-                a0 = lanes_add_product(a0, xc, lanes_load(y_rest, k0, c))
-                a1 = lanes_add_product(a1, xc, lanes_load(y_rest, k1, c))
-                a2 = lanes_add_product(a2, xc, lanes_load(y_rest, k2, c))
-                a3 = lanes_add_product(a3, xc, lanes_load(y_rest, k3, c))
-            out[p], out[p + 1] = lanes_sum(a0), lanes_sum(a1)
-            out[p + 2], out[p + 3] = lanes_sum(a2), lanes_sum(a3)
+                a = _dot_lanes4(a, x_full[q], y_full[q], i, k, width)
+            a = _dot_lanes4(a, x_rest, y_rest, i, k, r)
+            out[p], out[p + 1] = lanes_sum(a[0]), lanes_sum(a[1])
+            out[p + 2], out[p + 3] = lanes_sum(a[2]), lanes_sum(a[3])
             p += 4
         while p < end:
             k = indices[p]
