@@ -165,7 +165,7 @@ def _dense_forward_tiled_cost(layer, full, rest, *more):
     return _dense_cost(layer, _samples(full, rest))
 
 
-def _dense_backward_tiled_cost(layer, *args, **kw):  # back_product_tiled(d), weight_gradient_tiled(a, d)
+def _dense_backward_tiled_cost(layer, *args, **kw):  # (d) or (a, d): the errors come last
     return _dense_cost(layer, args[-1].shape[0])
 
 

@@ -240,7 +240,8 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     monkeypatch.setattr(threads, "get_num_threads", lambda: blocks)
     calls = []
     block_logits = model._block_logits
-    monkeypatch.setattr(model, "_block_logits", lambda b: calls.append(b.shape[0]) or block_logits(b))
+    monkeypatch.setattr(model, "_block_logits",
+                        lambda b: calls.append(b.shape[0]) or block_logits(b))
     by_blocks = model.logits(x)
     sizes = [420 * (t + 1) // blocks - 420 * t // blocks for t in range(blocks)]
     assert sorted(calls) == sorted(sizes)   # really split
