@@ -28,6 +28,19 @@ def _default_data_dir():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _environment_unchanged():
+    """Fail a test that leaves ``os.environ`` changed (monkeypatch's changes are undone before
+    this runs). The notebooks run after the tests, each in a kernel that inherits this
+    process's environment: a leaked ``OPENBLAS_NUM_THREADS=1`` (a Dask nanny sets it) once made
+    every chapter's BLAS run on one thread."""
+    before = dict(os.environ)
+    yield
+    changed = sorted(k for k in set(before) | set(os.environ)
+                     if before.get(k) != os.environ.get(k) and k != "PYTEST_CURRENT_TEST")
+    assert not changed, f"the test left these environment variables changed: {changed}"
+
+
 @pytest.fixture
 def tmp_cache(tmp_path, monkeypatch):
     """An empty cache folder for this test, set as SPARANA_LITE_CACHE."""

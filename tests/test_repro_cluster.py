@@ -151,8 +151,9 @@ def test_an_existing_cluster_is_sent_the_code(tiny_registry, tmp_path, monkeypat
 
     reproduce, _ = tiny_registry
     scripts = import_script("repro.cluster").SCRIPTS
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as existing:
+    with import_script("repro.cluster").environment_kept(), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                         dashboard_address=None) as existing:
         status, results, _ = run_main(reproduce, monkeypatch, tmp_path, "remote", "--scheduler",
                                       existing.scheduler_address, "tiny-first", "tiny-second")
         with Client(existing) as client:
