@@ -156,13 +156,18 @@ def _sddmm_tiled_cost(indptr, indices, x_full, x_rest, y_full, y_rest, out, *mor
             nnz * 8.0 + x_full.nbytes + x_rest.nbytes + y_full.nbytes + y_rest.nbytes)
 
 
+def _layers_tiled_cost(x, full, rest, indptrs, indices, datas, biases, kinds, outs_full,
+                       outs_rest, *more):
+    nnz, n = sum(int(p[-1]) for p in indptrs), _samples(full, rest)
+    widths = "->".join([str(full.shape[1])] + [str(o.shape[0]) for o in outs_rest])
+    nbytes = nnz * 8.0 + x.nbytes + full.nbytes + rest.nbytes + sum(
+        o.nbytes for o in outs_full + outs_rest)
+    return ((widths, f"n={n}", "tiled, input to tiles included"), 2.0 * nnz * n, nbytes)
+
+
 def _dense_cost(layer, n):
     return ((f"{layer.W.shape[0]}->{layer.W.shape[1]}", f"n={n}", "tiled"),
             2.0 * layer.W.size * n, layer.W.nbytes)
-
-
-def _dense_forward_tiled_cost(layer, full, rest, *more):
-    return _dense_cost(layer, _samples(full, rest))
 
 
 def _dense_backward_tiled_cost(layer, *args, **kw):  # (d) or (a, d): the errors come last
@@ -201,7 +206,10 @@ def _instrumented(ledger):
                (C, "_transpose_slabs_serial", "input to tiles", None),
                (C, "_transpose_slabs_parallel", "input to tiles", None),
                (C, "_untile", "tiles to rows", None),
-               (DenseLayer, "forward_tiled", "dense forward", _dense_forward_tiled_cost),
+               (C, "_layers_tiled_serial", "CSR layers", _layers_tiled_cost),
+               (C, "_layers_tiled_by_slab", "CSR layers", _layers_tiled_cost),
+               (C, "_layers_tiled_by_rows", "CSR layers", _layers_tiled_cost),
+               (C, "_gather_layers", "gather values", None),
                (DenseLayer, "back_product_tiled", "dense back product", _dense_backward_tiled_cost),
                (DenseLayer, "weight_gradient_tiled", "dense gradient", _dense_backward_tiled_cost),
                (C, "_gather", "gather values", None), (K, "adam_update_", "adam", None)]

@@ -88,7 +88,7 @@ class CPUDevice:
     # a CSR layer's products, on operands the layer has checked already
     spmm_t_bias_act = staticmethod(C.layer_forward)
     # the same in the tiled layout of kernels.csr.tiled_input (CPU only)
-    spmm_t_bias_act_tiled = staticmethod(C.layer_forward_tiled)
+    layers_forward_tiled = staticmethod(C.layers_forward_tiled)
     spmm_tiled = staticmethod(C.layer_back_product_tiled)
     sddmm_tiled = staticmethod(C.layer_weight_gradient_tiled)
     act_grad_tiled_ = staticmethod(C.act_grad_tiled_)

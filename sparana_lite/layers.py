@@ -42,14 +42,6 @@ class DenseLayer:
     # A dense layer above CSR layers in the tiled layout of :func:`.kernels.csr.tiled_input`
     # (CPU): its inputs come as ``(full, rest)``, tiles (t, n_in, TILE) and a slab (n_in, r),
     # its outputs and errors are rows (t * TILE + r, n_out). A BLAS call per tile.
-    def forward_tiled(self, full, rest, kind):
-        """:meth:`forward` of samples in the tiled layout, as rows."""
-        t = full.shape[0] * full.shape[2]
-        z = np.empty((t + rest.shape[1], self.W.shape[1]), np.float32)
-        np.matmul(full.transpose(0, 2, 1), self.W, out=z[:t].reshape(*full.shape[::2], -1))
-        np.matmul(rest.T, self.W, out=z[t:])
-        return self.device.bias_act_(z, self.b, kind)
-
     def back_product_tiled(self, d):
         """:meth:`back_product` of the errors d (rows) into the tiled layout ``(full, rest)``."""
         t = d.shape[0] // TILE
@@ -142,10 +134,6 @@ class CSRLayer:
 
     # The tiled layout of :func:`.kernels.csr.tiled_input` (CPU): the samples as ``(full,
     # rest)``, tiles (t, features, TILE) and a slab (features, r).
-    def forward_tiled(self, full, rest, kind):
-        """:meth:`forward` in the tiled layout: ``(full, rest)`` of this layer's outputs."""
-        return self.device.spmm_t_bias_act_tiled(self.W, full, rest, self.b, kind, self.plan)
-
     def back_product_tiled(self, d):
         """:meth:`back_product` in the tiled layout: ``d`` and the result are ``(full, rest)``."""
         return self.device.spmm_tiled(self.W, *d)

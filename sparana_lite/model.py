@@ -31,7 +31,7 @@ from . import model_io
 from ._checks import mlp_spec as _check_spec
 from .heads import HEADS, _unknown_head, log_softmax, softmax  # noqa: F401 (HEADS, softmax: sl.model.*)
 from .kernels import dense as K
-from .kernels.csr import TILE, padded_batch, padded_input, tiled_input, untiled
+from .kernels.csr import TILE, dense_plan, padded_batch, padded_input, tiled_input, untiled
 from .kernels.threads import blas_on_calling_thread, map_row_blocks
 from .layers import CSRLayer, DenseLayer
 from .model_io import FORMAT, FORMAT_VERSION  # noqa: F401 (sl.model.FORMAT_VERSION)
@@ -222,14 +222,14 @@ class MLP:
         if self.layers[0].device is not D.CPU or not any(self.is_sparse):
             return self.forward(x)[-1]
         with blas_on_calling_thread():  # once, not around each layer's BLAS product
+            if self._tiles(x.shape[0]):  # its kernels share the tiles out between the cores
+                return self._tiled_forward(x)[-1][:x.shape[0]]
             blocks = map_row_blocks(self._block_logits, x)
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def _block_logits(self, x):
-        """z_L of a block of rows of a model with CSR layers on the CPU: through the tiled
-        layout when :meth:`_tiles` allows, else through a padded :meth:`forward`."""
-        if self._tiles(x.shape[0]):
-            return self._tiled_forward(x)[-1][:x.shape[0]]
+        """z_L of a block of rows of a model with CSR layers on the CPU, through a padded
+        :meth:`forward`."""
         return self.forward(self._padded_input(x))[-1][:x.shape[0]]
 
     # ------------------------------------------------------ the tiled layout (CPU, CSR)
@@ -245,17 +245,20 @@ class MLP:
     def _tiled_forward(self, x, name="x"):
         """:meth:`forward` in the tiled layout for a float32 batch x (n, features) that
         :meth:`_tiles` allows: ``(full, rest)`` of x and of each hidden layer's activations,
-        then z_L as rows (t * TILE + r, classes), the padding rows last. The CSR outputs are
-        bitwise those of :meth:`forward`; a dense output layer's BLAS products run per tile."""
-        full, rest, finite = tiled_input(x)
+        then z_L as rows (t * TILE + r, classes), the padding rows last. All layers run in one
+        call (:func:`.kernels.csr.layers_forward_tiled`), a dense output layer as a CSR matrix
+        with every entry stored (:func:`.kernels.csr.dense_plan`), so that each core computes
+        the outputs of the tiles whose activations it holds. The CSR layers' outputs are bitwise
+        those of :meth:`forward`; a dense output layer sums its terms in another order than
+        BLAS (float32 rounding)."""
+        values = [layer.W.data if layer.sparse else layer.W.reshape(-1) for layer in self.layers]
+        plans = [layer.plan if layer.sparse else dense_plan(*layer.W.shape)
+                 for layer in self.layers]
+        acts, finite = self.layers[0].device.layers_forward_tiled(
+            x, values, [layer.b for layer in self.layers], self._kinds(), plans)
         if not finite:
             raise ValueError(f"{name} contains NaN or infinite values")
-        acts = [(full, rest)]
-        kinds = self._kinds()
-        for layer, kind in zip(self.layers[:-1], kinds):
-            acts.append(layer.forward_tiled(*acts[-1], kind))
-        z = self.layers[-1].forward_tiled(*acts[-1], kinds[-1])
-        return acts + [untiled(*z) if self.layers[-1].sparse else z]
+        return acts[:-1] + [untiled(*acts[-1])]
 
     @_one_thread_pool
     def _tiled_backward(self, acts, d, grads_out=None):

@@ -512,6 +512,12 @@ out = [csr.spmm(A, B), csr.transpose(rng.standard_normal((272, 200)).astype(np.f
 full, rest, _ = csr.tiled_input(rng.standard_normal((400, 300)).astype(np.float32))
 out += list(csr.layer_forward_tiled(A, full, rest, np.ones(200, np.float32), 1,
                                     csr.TransposePlan(A)))
+A2 = sp.csr_matrix(W[:200, :120])
+for n in (256, 300):  # two threads: whole slabs each, then each layer's rows shared out
+    acts, _ = csr.layers_forward_tiled(rng.standard_normal((n, 300)).astype(np.float32),
+                                       [A.data, A2.data], [np.ones(200, np.float32), np.zeros(120, np.float32)],
+                                       [1, 0], [csr.TransposePlan(A), csr.TransposePlan(A2)])
+    out += [a for pair in acts[1:] for a in pair]
 errors = csr.tiled_input(rng.standard_normal((400, 200)).astype(np.float32))[:2]
 out += list(csr.layer_back_product_tiled(A, *errors))
 out.append(csr.layer_weight_gradient_tiled(A, (full, rest), errors))
@@ -708,6 +714,59 @@ def test_tiled_layout_gives_the_bits_of_the_batch_layout(path, rng, n):
         full, rest = csr.layer_forward_tiled(A, full, rest, b, kind, plan)
         batch = csr.layer_forward(A, batch, b, kind, plan)
     np.testing.assert_array_equal(csr.untiled(full, rest)[:n], batch.T[:n])
+
+
+@pytest.mark.parametrize("n", [128, 129, 256, 300, 500, 1000])
+@pytest.mark.parametrize("driver", ["serial", "by_slab", "by_rows"])
+def test_layers_in_one_call_give_the_bits_of_one_layer_at_a_time(monkeypatch, rng, n, driver):
+    """``layers_forward_tiled`` (all CSR layers in one call) gives the bits of
+    ``layer_forward_tiled`` layer after layer, whichever driver runs: one thread for all, each
+    thread taking whole slabs, or each layer's rows shared out (the dispatcher is made to pick
+    it: seven threads split 1-8 slabs unevenly). Fails if a driver skips a slab or a layer,
+    reads another layer's output, pairs a layer with another's bias or activation, or if the
+    dispatcher runs another driver than the one the test forces."""
+    sizes = (70, 90, 40, 24)
+    As = [csr_matrix_f32(random_csr(rng, m, k, 0.3)[0]) for m, k in zip(sizes, sizes[1:])]
+    bs = [rng.standard_normal(k).astype(np.float32) for k in sizes[1:]]
+    kinds = [dense.RELU, dense.TANH, dense.LINEAR]
+    plans = [TransposePlan(A) for A in As]
+    x = rng.standard_normal((n, 70)).astype(np.float32)
+    expected = [csr.tiled_input(x)[:2]]
+    for A, b, kind, plan in zip(As, bs, kinds, plans):
+        expected.append(csr.layer_forward_tiled(A, *expected[-1], b, kind, plan))
+
+    ran = []
+    for name in ("_layers_tiled_serial", "_layers_tiled_by_slab", "_layers_tiled_by_rows"):
+        kernel = getattr(csr, name)
+        monkeypatch.setattr(csr, name, lambda *a, _k=kernel, _n=name: ran.append(_n) or _k(*a))
+    monkeypatch.setattr(csr, "get_num_threads", lambda: 1 if driver == "by_slab" else 7)
+    with forced(driver != "serial"):
+        acts, finite = csr.layers_forward_tiled(x, [A.data for A in As], bs, kinds, plans)
+    assert ran == [f"_layers_tiled_{driver}"] and finite is True and len(acts) == 4
+    for (full, rest), (full_e, rest_e) in zip(acts, expected):
+        np.testing.assert_array_equal(full, full_e)
+        np.testing.assert_array_equal(rest, rest_e)
+    x[n - 1, 3] = np.inf
+    with forced(driver != "serial"):
+        assert csr.layers_forward_tiled(x, [A.data for A in As], bs, kinds, plans)[1] is False
+
+
+def test_a_dense_layer_goes_through_the_tiled_layers_with_its_dense_plan(path, rng):
+    """``dense_plan(m, k)`` lets a dense (m, k) matrix's flattened rows through
+    ``layers_forward_tiled``: the bits of the same matrix stored as CSR (every entry nonzero),
+    and ``act(x @ W + b)`` to float32 rounding. Fails if the plan's transpose is wrong (a
+    rectangular matrix shows it) or its pattern misses an entry."""
+    W = rng.standard_normal((40, 12)).astype(np.float32) + 10.0  # no zero entry
+    b = rng.standard_normal(12).astype(np.float32)
+    x = rng.standard_normal((300, 40)).astype(np.float32)
+    plan = csr.dense_plan(40, 12)
+    assert plan.nnz == 480 and csr.dense_plan(40, 12) is plan  # built once per shape
+    acts, _ = csr.layers_forward_tiled(x, [W.reshape(-1)], [b], [dense.LINEAR], [plan])
+    A = csr_matrix_f32(W)
+    as_csr, _ = csr.layers_forward_tiled(x, [A.data], [b], [dense.LINEAR], [TransposePlan(A)])
+    z = csr.untiled(*acts[-1])[:300]
+    np.testing.assert_array_equal(z, csr.untiled(*as_csr[-1])[:300])
+    close(z, x.astype(np.float64) @ W + b)
 
 
 @pytest.mark.parametrize("n", [128, 144, 256, 300])

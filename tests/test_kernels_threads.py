@@ -192,6 +192,7 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
     for module, name in [(C, "_spmm_parallel"), (C, "_sddmm_parallel"), (C, "_transpose_parallel"),
                          (C, "_transpose_slabs_parallel"), (C, "_spmm_tiled_parallel"),
                          (C, "_sddmm_tiled_parallel"), (C, "_act_grad_tiled_parallel"),
+                         (C, "_layers_tiled_by_slab"), (C, "_layers_tiled_by_rows"),
                          (K, "_bias_act_parallel"), (K, "_act_grad_parallel")]:
         monkeypatch.setattr(module, name, refuse)
     monkeypatch.setattr(K, "PARALLEL_MIN_SIZE", 1)
@@ -210,6 +211,7 @@ def test_kernels_run_serially_inside_a_block(monkeypatch):
         tiles = C.layer_forward_tiled(A, full, rest, np.zeros(400, np.float32), K.RELU,
                                       C.TransposePlan(A))
         C.layer_weight_gradient_tiled(A, (full, rest), tiles)
+        C.layers_forward_tiled(z, [A.data], [np.zeros(400, np.float32)], [K.RELU], [C.TransposePlan(A)])
         C.act_grad_tiled_(tiles, tiles, K.RELU)
         K.bias_act_(z, np.zeros(300, np.float32), K.RELU)
         K.act_grad_(z.copy(), z, K.RELU)
@@ -229,11 +231,12 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     ``map_row_blocks`` makes one block per numba thread; the test makes it see ``blocks``
     threads, so the batch is split even where numba runs on one thread (there "blocks" would
     otherwise be the whole batch again, compared with itself). The blocks run on Python
-    threads with serial kernels, which needs no second numba thread. Blocks of 210 or 140
-    rows go through the tiled layout (``kernels.csr.tiled_input``), the whole batch too."""
+    threads with serial kernels, which needs no second numba thread. The model's middle layer
+    stays dense: a model whose layers but the last are all CSR takes the tiled layout instead
+    (next test)."""
     rng = np.random.default_rng(2)
     x = rng.random((420, WIDTHS[0]), dtype=np.float32)
-    model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
+    model = pruned_model(seed=2).to_sparse(layers=[0, 2])
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 10**9)
     whole = model.logits(x)
     monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 8)
@@ -247,6 +250,25 @@ def test_csr_model_logits_by_blocks_match_the_whole_batch(monkeypatch, blocks):
     assert sorted(calls) == sorted(sizes)   # really split
     np.testing.assert_allclose(by_blocks, whole, rtol=1e-6,
                                atol=1e-6 * float(np.abs(whole).max()))
+
+
+def test_a_tiled_model_shares_its_tiles_out_instead_of_blocks(monkeypatch):
+    """A model whose layers but the last are CSR runs a batch of 420 (three tiles and a slab)
+    in one call of the tiled kernels, which share the tiles out between the threads: no row
+    blocks (they would run the kernels serially, one Python thread each). Its logits are
+    those of the padded forward pass (the CSR products bitwise, the dense output layer's
+    products per tile to float32 rounding). Fails if the tiled model is cut into blocks."""
+    rng = np.random.default_rng(2)
+    x = rng.random((420, WIDTHS[0]), dtype=np.float32)
+    model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
+    monkeypatch.setattr(threads, "MIN_BLOCK_ROWS", 8)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 2)
+    calls = []
+    monkeypatch.setattr(model, "_block_logits", lambda b: calls.append(b.shape[0]))
+    z = model.logits(x)
+    assert calls == []
+    expected = model.forward(model._padded_input(x))[-1][:420]
+    np.testing.assert_allclose(z, expected, rtol=1e-6, atol=1e-6 * float(np.abs(expected).max()))
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,

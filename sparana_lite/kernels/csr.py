@@ -37,6 +37,7 @@ Inputs are validated at the public functions; float64 operands are converted to 
 non-contiguous ones copied (each conversion is one extra pass over that operand).
 """
 
+import functools
 import math
 
 import numpy as np
@@ -982,6 +983,129 @@ def layer_forward_tiled(A, full, rest, bias, kind, plan):
     data = np.empty(plan.nnz, np.float32)
     _gather(A.data, plan.perm, data)
     return _spmm_tiled(plan.indptr, plan.indices, data, full, rest, A.shape[1], bias, kind)
+
+
+# A network's CSR layers in one call (:func:`layers_forward_tiled`). Where the slabs split
+# evenly between the threads, each thread takes whole slabs from the input to the last CSR
+# layer: no wait between layers, and a slab's activations stay in one core's cache. Otherwise
+# (fewer slabs, or an uneven count) every layer's rows are shared out, a parallel region per
+# layer. Either way each output row of a slab is one call of the same loop, so the results are
+# the same to the bit. Measured on the 2-core Xeon, 95% model (median ms per ``logits``, same
+# run): 0.70 against 0.85-0.88 one layer per call at batch 256; 2.34 against 2.73-2.82 in two
+# row blocks at batch 1,000.
+
+@njit(cache=True, nogil=True)
+def _gather_layers(values, perms, datas):
+    for l in range(len(values)):
+        _gather(values[l], perms[l], datas[l])
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _layer_slab(indptrs, indices, datas, biases, kinds, full, rest, outs_full, outs_rest, l, q,
+                start, stop):
+    """Rows start..stop of slab q of layer l's outputs; layer 0 reads the input tiles."""
+    if l == 0:
+        _spmm_slab(indptrs[0], indices[0], datas[0], full, rest, outs_full[0], outs_rest[0], q,
+                   start, stop, biases[0], kinds[0])
+    else:
+        _spmm_slab(indptrs[l], indices[l], datas[l], outs_full[l - 1], outs_rest[l - 1],
+                   outs_full[l], outs_rest[l], q, start, stop, biases[l], kinds[l])
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _layers_tiled_serial(x, full, rest, indptrs, indices, datas, biases, kinds, outs_full,
+                         outs_rest):
+    nonfinite = 0
+    for q in range(full.shape[0] + (1 if rest.shape[1] else 0)):
+        nonfinite |= _transpose_slab(x, full, rest, q)
+        for l in range(len(indptrs)):
+            _layer_slab(indptrs, indices, datas, biases, kinds, full, rest, outs_full,
+                        outs_rest, l, q, 0, outs_rest[l].shape[0])
+    return nonfinite
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _layers_tiled_by_slab(x, full, rest, indptrs, indices, datas, biases, kinds, outs_full,
+                          outs_rest):
+    slabs = full.shape[0] + (1 if rest.shape[1] else 0)
+    nonfinite = np.zeros(slabs, np.int32)
+    for q in prange(slabs):
+        nonfinite[q] = _transpose_slab(x, full, rest, q)
+        for l in range(len(indptrs)):
+            _layer_slab(indptrs, indices, datas, biases, kinds, full, rest, outs_full,
+                        outs_rest, l, q, 0, outs_rest[l].shape[0])
+    return nonfinite.any()
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _layers_tiled_by_rows(x, full, rest, indptrs, indices, datas, biases, kinds, outs_full,
+                          outs_rest, n_chunks):
+    slabs = full.shape[0] + (1 if rest.shape[1] else 0)
+    nonfinite = np.zeros(slabs, np.int32)
+    for q in prange(slabs):
+        nonfinite[q] = _transpose_slab(x, full, rest, q)
+    for l in range(len(indptrs)):
+        bounds = _balanced_row_chunks(indptrs[l], n_chunks)
+        n_rows = bounds.shape[0] - 1
+        for u in prange(n_rows * slabs):
+            q, c = u // n_rows, u % n_rows
+            _layer_slab(indptrs, indices, datas, biases, kinds, full, rest, outs_full,
+                        outs_rest, l, q, bounds[c], bounds[c + 1])
+    return nonfinite.any()
+
+
+def layers_forward_tiled(x, values, biases, kinds, plans):
+    """A batch through sparse layers one after the other, in the tiled layout, in one call.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (n, m), C-contiguous, n >= ``TILE``
+    values : list of float32 arrays
+        Layer l's weights (m_l, k_l) in the storage order of its plan: a CSR matrix's
+        ``data``, or a dense matrix's flattened rows with the plan of :func:`dense_plan`.
+        m_0 = m and m_{l+1} = k_l.
+    biases : list of float32 arrays (k_l,)
+    kinds : list of int, the activation codes of :mod:`.dense`
+    plans : list of :class:`TransposePlan`
+
+    Returns
+    -------
+    acts : list of ``(full, rest)``
+        The tiled input (:func:`tiled_input`), then ``act(A_l.T @ ...)`` of each layer in the
+        same layout (:func:`layer_forward_tiled`, bitwise).
+    finite : bool
+        False when ``x`` holds a NaN or an infinity.
+
+    Unchecked (the model checks its layers once).
+    """
+    n, m = x.shape
+    t, r = tile_counts(n)
+    full, rest = aligned_empty((t, m, TILE)), aligned_empty((m, r))
+    datas = tuple(np.empty(p.nnz, np.float32) for p in plans)
+    _gather_layers(tuple(values), tuple(p.perm for p in plans), datas)
+    outs_full = tuple(aligned_empty((t, p.shape[1], TILE)) for p in plans)
+    outs_rest = tuple(aligned_empty((p.shape[1], r)) for p in plans)
+    args = (x, full, rest, tuple(p.indptr for p in plans), tuple(p.indices for p in plans),
+            datas, tuple(biases), np.asarray(kinds, np.int64), outs_full, outs_rest)
+    slabs, threads = t + (1 if r else 0), get_num_threads()
+    if x.size < PARALLEL_MIN_WORK or serial_here():
+        nonfinite = _layers_tiled_serial(*args)
+    elif slabs % threads == 0 or slabs >= 8 * threads:
+        nonfinite = _layers_tiled_by_slab(*args)
+    else:
+        nonfinite = _layers_tiled_by_rows(*args, _n_chunks())
+    return [(full, rest)] + list(zip(outs_full, outs_rest)), not nonfinite
+
+
+@functools.lru_cache(maxsize=16)
+def dense_plan(m, k):
+    """The :class:`TransposePlan` of a dense (m, k) matrix seen as CSR with every entry stored:
+    with it, the flattened rows of a dense layer's weights go through
+    :func:`layers_forward_tiled` like a CSR layer's values (the output layer of a model whose
+    hidden layers are CSR: its product then runs on the core that computed its inputs)."""
+    indptr = np.arange(0, (m + 1) * k, k, dtype=np.int64)
+    indices = np.tile(np.arange(k, dtype=np.int64), m)
+    return TransposePlan(sp.csr_matrix((np.ones(m * k, np.float32), indices, indptr), shape=(m, k)))
 
 
 def layer_back_product_tiled(A, full, rest):
