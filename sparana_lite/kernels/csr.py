@@ -21,7 +21,8 @@ At inference and in training, batches of 128 samples or more also take a *tiled 
 (features, 128) of its own, so that the rows of ``B`` that a product reads lie together in
 memory. The same kernels run on each tile (:func:`layer_forward_tiled`,
 :func:`layer_back_product_tiled`), and the SDDMM sums over the tiles
-(:func:`layer_weight_gradient_tiled`).
+(:func:`layer_weight_gradient_tiled`). A model's forward pass takes all its layers in one
+call (:func:`layers_forward_tiled`), each thread taking whole tiles from input to output.
 
 Every product has a parallel driver (``prange`` over chunks of output rows holding about equal
 work) and a serial twin for small inputs; both call the same per-row-range body. Each output
@@ -990,9 +991,11 @@ def layer_forward_tiled(A, full, rest, bias, kind, plan):
 # layer: no wait between layers, and a slab's activations stay in one core's cache. Otherwise
 # (fewer slabs, or an uneven count) every layer's rows are shared out, a parallel region per
 # layer. Either way each output row of a slab is one call of the same loop, so the results are
-# the same to the bit. Measured on the 2-core Xeon, 95% model (median ms per ``logits``, same
-# run): 0.70 against 0.85-0.88 one layer per call at batch 256; 2.34 against 2.73-2.82 in two
-# row blocks at batch 1,000.
+# the same to the bit. Measured on the 2-core Xeon with the 95% model (``benchmarks/model.py``,
+# ms per ``logits``, same run, with the dense output layer through :func:`dense_plan`): 0.87-0.88
+# against 1.02-1.03 one layer per call at batch 256; 2.77-2.79 against 3.32-3.44 in two row
+# blocks of 500 at batch 1,000. The gather of the values stays serial: a parallel region for
+# 95,000 values cost more than it saved (0.085 ms against 0.034).
 
 @njit(cache=True, nogil=True)
 def _gather_layers(values, perms, datas):
