@@ -215,12 +215,11 @@ def sgd_rule(w, g, vel, keep, lr, momentum, decay):
 # slice their arrays and loop from 0 (an index from range(start, stop) may be negative for
 # all numba knows, and each access then wraps around). The same bits either way: IEEE square
 # roots and divisions, in the same order, no contraction.
-_NUMPY_ERRORS = {"error_model": "numpy"}
-_adam_rule = njit(cache=True, fastmath=False, inline="always", **_NUMPY_ERRORS)(adam_rule)
+_adam_rule = njit(cache=True, fastmath=False, inline="always", error_model="numpy")(adam_rule)
 _sgd_rule = njit(cache=True, fastmath=False, inline="always")(sgd_rule)
 
 
-@njit(cache=True, fastmath=False, inline="always", **_NUMPY_ERRORS)
+@njit(cache=True, fastmath=False, inline="always", error_model="numpy")
 def _adam_block(w, g, m, v, mask, start, stop, lr_t, beta1, beta2, eps, decay, clip):
     # Every scalar is float32 (see adam_update_), so the loop runs in float32 SIMD lanes.
     w, g, m, v = w[start:stop], g[start:stop], m[start:stop], v[start:stop]
@@ -233,7 +232,7 @@ def _adam_block(w, g, m, v, mask, start, stop, lr_t, beta1, beta2, eps, decay, c
                                       decay, clip)
 
 
-@njit(cache=True, fastmath=False, parallel=True, **_NUMPY_ERRORS)
+@njit(cache=True, fastmath=False, parallel=True, error_model="numpy")
 def _adam_parallel(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
     n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
     for k in prange(n_blocks):
@@ -241,7 +240,7 @@ def _adam_parallel(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
                     lr_t, beta1, beta2, eps, decay, clip)
 
 
-@njit(cache=True, fastmath=False, nogil=True, **_NUMPY_ERRORS)
+@njit(cache=True, fastmath=False, nogil=True, error_model="numpy")
 def _adam_serial(w, g, m, v, mask, lr_t, beta1, beta2, eps, decay, clip):
     n_blocks = (w.shape[0] + BLOCK - 1) // BLOCK
     for k in range(n_blocks):  # the same blocks as the parallel driver, so the same rounding
