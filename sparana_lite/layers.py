@@ -40,8 +40,9 @@ class DenseLayer:
         return self.device.bias_act_(self.product(a), self.b, kind)
 
     # A dense layer above CSR layers in the tiled layout of :func:`.kernels.csr.tiled_input`
-    # (CPU): its inputs come as ``(full, rest)``, tiles (t, n_in, TILE) and a slab (n_in, r),
-    # its outputs and errors are rows (t * TILE + r, n_out). A BLAS call per tile.
+    # (CPU), backward: its inputs come as ``(full, rest)``, tiles (t, n_in, TILE) and a slab
+    # (n_in, r), its errors as rows (t * TILE + r, n_out). A BLAS call per tile. (Its forward
+    # pass runs inside :func:`.kernels.csr.layers_forward_tiled`.)
     def back_product_tiled(self, d):
         """:meth:`back_product` of the errors d (rows) into the tiled layout ``(full, rest)``."""
         t = d.shape[0] // TILE

@@ -53,7 +53,8 @@ from .threads import serial_here
 
 __all__ = ["spmm", "spmm_t", "spmm_t_bias_act", "spmv_t", "sddmm", "TransposePlan",
            "csr_matrix_f32", "transpose", "padded_batch", "padded_rows",
-           "padded_input", "tile_counts", "tiled_input", "untiled"]
+           "padded_input", "tile_counts", "tiled_input", "untiled", "layers_forward_tiled",
+           "dense_plan"]
 
 # Work (multiply-adds: ``nnz * n`` for the products, ``nnz * d`` for SDDMM) below which the
 # serial twin runs. Measured with ``python benchmarks/kernels.py --threshold`` on the 2-core
@@ -986,11 +987,11 @@ def layer_forward_tiled(A, full, rest, bias, kind, plan):
     return _spmm_tiled(plan.indptr, plan.indices, data, full, rest, A.shape[1], bias, kind)
 
 
-# A network's CSR layers in one call (:func:`layers_forward_tiled`). Where the slabs split
-# evenly between the threads, each thread takes whole slabs from the input to the last CSR
-# layer: no wait between layers, and a slab's activations stay in one core's cache. Otherwise
-# (fewer slabs, or an uneven count) every layer's rows are shared out, a parallel region per
-# layer. Either way each output row of a slab is one call of the same loop, so the results are
+# A network's layers in one call (:func:`layers_forward_tiled`). Where the slabs split evenly
+# between the threads (or there are 8 or more per thread), each thread takes whole slabs from
+# the input to the last layer: no wait between layers, and a slab's activations stay in one
+# core's cache. Otherwise (fewer slabs, or an uneven count) every layer's rows are shared out,
+# a parallel region per layer. Either way each output row of a slab is one call of the same loop, so the results are
 # the same to the bit. Measured on the 2-core Xeon with the 95% model (``benchmarks/model.py``,
 # ms per ``logits``, same run, with the dense output layer through :func:`dense_plan`): 0.87-0.88
 # against 1.02-1.03 one layer per call at batch 256; 2.77-2.79 against 3.32-3.44 in two row
