@@ -602,6 +602,26 @@ def test_padded_input_finds_nan_and_infinity(path, where, value):
     np.testing.assert_array_equal(xt[:, :n], x.T)  # copied all the same
 
 
+@pytest.mark.parametrize("where", ["block", "row edge", "column edge"])
+def test_the_finite_check_survives_a_fast_math_caller(where):
+    """The tiled forward pass checks its input inside kernels compiled with fast-math, which
+    lets LLVM assume that no value is NaN or infinite. The check must still see a NaN in a
+    16x16 block and in the edges copied one value at a time. Fails with a float test such as
+    ``math.isfinite`` in the edges (folded to True there: a NaN in a batch's last partial block
+    of 16 samples went through ``logits``)."""
+    from numba import njit
+
+    @njit(fastmath=True)
+    def transposed_in_fast_math(x, out):
+        return csr._transpose_columns(x, out, 0, x.shape[1])
+
+    x = np.random.default_rng(0).random((44, 40), dtype=np.float32)  # 2 * 16 + 12, 2 * 16 + 8
+    x[{"block": (3, 5), "row edge": (43, 3), "column edge": (3, 39)}[where]] = np.nan
+    out = np.empty((40, 48), np.float32)
+    assert transposed_in_fast_math(x, out) != 0
+    np.testing.assert_array_equal(out[:, :44], x.T)
+
+
 @pytest.mark.parametrize("n_chunks", [1, 3, 8, 1000])
 def test_balanced_row_chunks(n_chunks):
     """Chunks cover the rows in order and each costs at most its fair share of ``nnz + rows``

@@ -160,6 +160,19 @@ def transpose16(typingctx, x, i0, j0, out):
     return types.int32(x, i0, j0, out), codegen
 
 
+@intrinsic
+def nonfinite_bits(typingctx, v):
+    """1 when the float32 ``v`` is a NaN or an infinity (all exponent bits set), else 0: the
+    test of :func:`transpose16` on one value. An integer test on the bits: a kernel compiled
+    with fast-math assumes finite values, and LLVM then folded ``math.isfinite(v)`` to True
+    (NaN in a batch's last, partial 16-row block went unnoticed)."""
+    def codegen(context, builder, signature, args):
+        exponent = ir.Constant(ir.IntType(32), 0x7F800000)
+        bits = builder.and_(builder.bitcast(args[0], ir.IntType(32)), exponent)
+        return builder.zext(builder.icmp_unsigned("==", bits, exponent), ir.IntType(32))
+    return types.int32(types.float32), codegen
+
+
 # 16 floats of a row as one vector (a 512-bit register, two 256-bit ones), for dot products
 # whose order of additions is fixed: these ops carry no fast-math flags, so LLVM may neither
 # reassociate nor contract them, and a sum comes out the same however a kernel was compiled.

@@ -39,15 +39,14 @@ non-contiguous ones copied (each conversion is one extra pass over that operand)
 """
 
 import functools
-import math
 
 import numpy as np
 import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
 from ._codegen import ALIGN, aligned_empty, wide_vectors
-from ._tile import (TILE, lanes_add_product, lanes_load, lanes_sum, lanes_zero, tile_add,
-                    tile_load, tile_scale, tile_store, tile_zero, transpose16)
+from ._tile import (TILE, lanes_add_product, lanes_load, lanes_sum, lanes_zero, nonfinite_bits,
+                    tile_add, tile_load, tile_scale, tile_store, tile_zero, transpose16)
 from .dense import ACTIVATIONS, LINEAR, RELU, SIGMOID, TANH, _act_grad_row, _bias_act_feature_row
 from .threads import serial_here
 
@@ -743,7 +742,7 @@ def _copy_checked(x, i, j, out):
     """``out[j, i] = x[i, j]``; 1 when it is a NaN or an infinity, else 0."""
     v = x[i, j]
     out[j, i] = v
-    return 0 if math.isfinite(v) else 1
+    return nonfinite_bits(v)
 
 
 @njit(cache=True, parallel=True)
