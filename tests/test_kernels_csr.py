@@ -771,6 +771,41 @@ def test_layers_in_one_call_give_the_bits_of_one_layer_at_a_time(monkeypatch, rn
         assert csr.layers_forward_tiled(x, [A.data for A in As], bs, kinds, plans)[1] is False
 
 
+def test_scratch_buffers_are_reused_per_thread_within_their_cap(monkeypatch, rng):
+    """``layers_forward_tiled(..., scratch=True)`` writes a batch's activations into the buffers
+    of the thread's last such call when the shapes are the same, with the bits of fresh
+    buffers; a new shape replaces them, another thread gets its own, ``scratch=False`` and
+    shapes over ``SCRATCH_MAX_BYTES`` get fresh ones. Fails if the buffers are not reused, are
+    reused for another shape or across threads, or if a stale value survives in them."""
+    import threading
+    A = csr_matrix_f32(random_csr(rng, 70, 40, 0.3)[0])
+    args = ([A.data], [rng.standard_normal(40).astype(np.float32)], [dense.RELU], [TransposePlan(A)])
+    x1, x2 = (rng.standard_normal((300, 70)).astype(np.float32) for _ in range(2))
+    monkeypatch.setattr(csr, "_scratch", threading.local())
+
+    def run(x, scratch):
+        return csr.layers_forward_tiled(x, *args, scratch=scratch)[0]
+
+    first = run(x1, True)
+    second = run(x2, True)
+    assert all(a is b for a, b in zip(first[1], second[1]))  # the same buffers, new values
+    fresh = run(x2, False)
+    for (full, rest), (full_f, rest_f) in zip(second, fresh):
+        assert not np.shares_memory(full, full_f)
+        np.testing.assert_array_equal(full, full_f)
+        np.testing.assert_array_equal(rest, rest_f)
+    other = []
+    worker = threading.Thread(target=lambda: other.append(run(x2, True)))
+    worker.start()
+    worker.join()
+    assert not np.shares_memory(other[0][1][0], second[1][0])
+    assert run(x2[:200], True)[1][0] is not second[1][0]  # 2 tiles (and no slab) now
+    assert run(x2, True)[1][0] is not second[1][0]  # the kept buffers are those of the last shape
+    monkeypatch.setattr(csr, "SCRATCH_MAX_BYTES", 1000)
+    monkeypatch.setattr(csr, "_scratch", threading.local())
+    assert run(x1, True)[1][0] is not run(x1, True)[1][0]
+
+
 def test_a_dense_layer_goes_through_the_tiled_layers_with_its_dense_plan(path, rng):
     """``dense_plan(m, k)`` lets a dense (m, k) matrix's flattened rows through
     ``layers_forward_tiled``: the bits of the same matrix stored as CSR (every entry nonzero),

@@ -271,6 +271,34 @@ def test_a_tiled_model_shares_its_tiles_out_instead_of_blocks(monkeypatch):
     np.testing.assert_allclose(z, expected, rtol=1e-6, atol=1e-6 * float(np.abs(expected).max()))
 
 
+def test_tiled_logits_leave_blas_alone_and_own_their_result(monkeypatch):
+    """A tiled batch (no BLAS product in it) does not set BLAS's thread count; a batch below a
+    tile, whose dense output layer runs in BLAS, does. The logits of one call survive the
+    next call, although the tiled activations live in reused scratch buffers. Fails if the
+    tiled path sets and restores BLAS's threads again, or if ``logits`` returns a view of its
+    scratch."""
+    import contextlib
+    from sparana_lite import model as M
+    calls = []
+
+    @contextlib.contextmanager
+    def counted():
+        calls.append(1)
+        yield
+
+    monkeypatch.setattr(M, "blas_on_calling_thread", counted)
+    model = pruned_model(seed=2).to_sparse(layers=[0, 1, 2])
+    rng = np.random.default_rng(3)
+    x1, x2 = (rng.random((300, WIDTHS[0]), dtype=np.float32) for _ in range(2))
+    z1 = model.logits(x1)
+    kept = z1.copy()
+    model.logits(x2)
+    assert calls == []
+    np.testing.assert_array_equal(z1, kept)
+    model.logits(x1[:100])
+    assert calls
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
                     reason="needs a Linux process allowed on two CPUs")
 def test_a_block_runs_pinned_to_its_core_and_unpins():
