@@ -846,6 +846,26 @@ def test_tiled_backward_products(path, rng, n):
         np.testing.assert_array_equal(csr.layer_weight_gradient_tiled(A, a_tiles, e_tiles), g)
 
 
+def test_the_sddmm_lanes_round_each_multiply_add_once():
+    """The tiled SDDMM's 16-lane sums use one fused multiply-add per sample (``llvm.fma``), so
+    their bits do not depend on whether a compiler contracts a product and a sum (the fast-math
+    kernels did on AVX-512 and AVX2 code, a plain function does not). (1 + 2**-12)**2 - 1 is
+    2**-11 + 2**-24 rounded once, 2**-11 with the product rounded first. Fails if the lanes go
+    back to a separate product and sum."""
+    from numba import njit
+
+    from sparana_lite.kernels._tile import lanes_add_product, lanes_load, lanes_sum
+
+    @njit  # no fast-math: nothing here would contract a separate product and sum
+    def first_lane(acc, x, y):
+        return lanes_sum(lanes_add_product(lanes_load(acc, 0, 0), lanes_load(x, 0, 0),
+                                           lanes_load(y, 0, 0)))
+
+    x, acc = np.zeros((1, 16), np.float32), np.zeros((1, 16), np.float32)
+    x[0, 0], acc[0, 0] = 1 + 2 ** -12, -1
+    assert first_lane(acc, x, x) == np.float32(2 ** -11 + 2 ** -24)
+
+
 @pytest.mark.parametrize("kind", [dense.LINEAR, dense.RELU, dense.TANH, dense.SIGMOID])
 def test_act_grad_tiled_is_act_grad_and_the_bias_gradient(path, rng, kind):
     """``act_grad_tiled_`` multiplies the errors in the tiled layout by act' in place, as

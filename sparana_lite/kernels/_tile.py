@@ -174,8 +174,11 @@ def nonfinite_bits(typingctx, v):
 
 
 # 16 floats of a row as one vector (a 512-bit register, two 256-bit ones), for dot products
-# whose order of additions is fixed: these ops carry no fast-math flags, so LLVM may neither
-# reassociate nor contract them, and a sum comes out the same however a kernel was compiled.
+# whose order of additions is fixed: these ops carry no fast-math flags, so LLVM may not
+# reassociate them, and a sum comes out the same however a kernel was compiled. The product and
+# the sum are one fused multiply-add (``llvm.fma``, rounded once on every CPU): written as a
+# product and a sum, they were contracted into one anyway inside the fast-math kernels on
+# AVX-512 and AVX2 code (vfmadd in the assembly), and would not be where a CPU has no FMA.
 class Lanes(types.Type):
     def __init__(self):
         super().__init__(name="Lanes(16)")
@@ -211,9 +214,11 @@ def lanes_load(typingctx, array, i, j):
 
 @intrinsic
 def lanes_add_product(typingctx, acc, x, y):
-    """``acc + x * y``, lane by lane, rounded after the product and after the sum."""
+    """``acc + x * y``, lane by lane, rounded once (a fused multiply-add)."""
     def codegen(context, builder, signature, args):
-        return builder.fadd(args[0], builder.fmul(args[1], args[2]))
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_BLOCK, [_BLOCK] * 3),
+                                             "llvm.fma.v16f32")
+        return builder.call(fma, [args[1], args[2], args[0]])
     return lanes(lanes, lanes, lanes), codegen
 
 

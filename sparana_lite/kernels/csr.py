@@ -1179,7 +1179,7 @@ def _sddmm_tiled_body(indptr, indices, x_full, x_rest, y_full, y_rest, out, star
     """``out[p] = sum over the samples of x[i] * y[indices[p]]`` for the nonzeros p of rows
     start..stop, the samples in the tiled layout (tiles, then the slab; rows a multiple of 16
     floats). Each sum runs in 16 lanes (:mod:`._tile`'s ``lanes``): lane l adds the samples
-    l, l + 16, ... in order, without fused multiply-adds, then the lanes add up in a fixed
+    l, l + 16, ... in order, one fused multiply-add each, then the lanes add up in a fixed
     tree; so the result does not depend on how LLVM compiled the loop (a loop left to LLVM's
     vectoriser summed in different orders when freshly compiled and when loaded from numba's
     cache). Four nonzeros at a time share each load of ``x``."""
