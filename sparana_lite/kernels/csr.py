@@ -996,9 +996,9 @@ def layer_forward_tiled(A, full, rest, bias, kind, plan):
 # ms per ``logits``, same run, with the dense output layer through :func:`dense_plan`): 0.87-0.88
 # against 1.02-1.03 one layer per call at batch 256; 2.77-2.79 against 3.32-3.44 in two row
 # blocks of 500 at batch 1,000. The gather of the values stays serial: a parallel region for
-# 95,000 values cost more than it saved (0.085 ms against 0.034), and each slab's share of the
-# gather in a region of its own before the layers' gained nothing either (0.836 against 0.821 ms
-# per ``logits`` at batch 256, 2.83 against 2.84 at 1,000, same run).
+# 95,000 values cost more than it saved (0.085 ms against 0.034), and a parallel region of its
+# own inside the call, one share of the values per slab, gained nothing either (0.836 against
+# 0.821 ms per ``logits`` at batch 256, 2.83 against 2.84 at 1,000, same run).
 
 @njit(cache=True, nogil=True)
 def _gather_layers(values, perms, datas):
