@@ -23,7 +23,8 @@ least 8x (issue 7 asked for 3x and 2x).
 of a forward pass at each batch size and of a training step, milliseconds per call, the
 kernel's GFLOP/s and the bytes it moves per second (the CSR values and indices, the dense
 operand and the result, each once), and what is left between the kernels (Python, NumPy's small
-element-wise work, allocation). The dense twin's BLAS products give the GEMM's GFLOP/s there.
+element-wise work, allocation); then the least time the CSR model could take on numba's
+threads, if its kernels were shared out perfectly and the rest stayed serial. The dense twin's BLAS products give the GEMM's GFLOP/s there.
 Last, :func:`product_ceiling`: the first layer's product with its real indices and with the same
 nonzeros on rows of the operand that stay in L1, which shows what the product waits on.
 
@@ -289,6 +290,10 @@ def profile(x, y, args):
                         print(line)
                     print(f"  {name:5} {'between the kernels (Python, NumPy)':<34} "
                           f"{(total - kern) * 1e3:8.3f} ms  (of {total * 1e3:.3f} ms)")
+                kern = sum(rows["csr"][1].t.values()) / args.calls
+                print(f"  on {saved} threads the CSR model takes at least "
+                      f"{(kern / saved + tc - kern) * 1e3:.3f} ms (its kernels perfectly shared "
+                      f"out, what lies between them serial)")
             product_ceiling(csr, x)
     finally:
         numba.set_num_threads(saved)
