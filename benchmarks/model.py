@@ -24,7 +24,8 @@ of a forward pass at each batch size and of a training step, milliseconds per ca
 kernel's GFLOP/s and the bytes it moves per second (the CSR values and indices, the dense
 operand and the result, each once), and what is left between the kernels (Python, NumPy's small
 element-wise work, allocation); then the least time the CSR model could take on numba's
-threads, if its kernels were shared out perfectly and the rest stayed serial. The dense twin's BLAS products give the GEMM's GFLOP/s there.
+threads, if its kernels were shared out perfectly and the rest stayed serial. The dense twin's
+BLAS products give the GEMM's GFLOP/s there.
 Last, :func:`product_ceiling`: the first layer's product with its real indices and with the same
 nonzeros on rows of the operand that stay in L1, which shows what the product waits on.
 
